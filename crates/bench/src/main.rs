@@ -1,0 +1,44 @@
+//! Benchmarks against the real `shelfsync` binary, as a user would run it.
+//! Each prints the figures BENCHMARKS.md records; see that file for commands.
+
+mod catalog_csv;
+mod load;
+mod server;
+
+use std::path::PathBuf;
+
+use clap::{Parser, Subcommand};
+
+#[derive(Parser)]
+#[command(name = "shelfsync-bench")]
+struct Cli {
+    #[command(subcommand)]
+    command: Command,
+}
+
+#[derive(Subcommand)]
+enum Command {
+    /// Write a synthetic catalog in Shopify's product CSV layout.
+    Csv {
+        #[arg(long, default_value_t = 10_000)]
+        rows: usize,
+        #[arg(long)]
+        out: PathBuf,
+    },
+    /// Seed products through the bulk API, then hold GET /v1/products/{id} at a
+    /// fixed request rate (open loop) and report latency percentiles.
+    GetProduct(load::GetProductOptions),
+}
+
+#[tokio::main]
+async fn main() -> anyhow::Result<()> {
+    match Cli::parse().command {
+        Command::Csv { rows, out } => {
+            let file = std::fs::File::create(&out)?;
+            let written = catalog_csv::write(std::io::BufWriter::new(file), rows)?;
+            println!("wrote {written} rows to {}", out.display());
+            Ok(())
+        }
+        Command::GetProduct(opts) => load::get_product(opts).await,
+    }
+}

@@ -1,0 +1,59 @@
+//! Extractors that turn every malformed request into a problem document
+//! rather than axum's plain-text rejections.
+
+use std::str::FromStr;
+
+use axum::extract::{FromRequest, FromRequestParts, Path};
+use axum::http::request::Parts;
+use serde::de::DeserializeOwned;
+
+use crate::error::ApiError;
+
+/// `axum::Json` with our error shape.
+#[derive(Debug, Clone, Copy, Default, FromRequest)]
+#[from_request(via(axum::Json), rejection(ApiError))]
+pub struct ApiJson<T>(pub T);
+
+impl<T: serde::Serialize> axum::response::IntoResponse for ApiJson<T> {
+    fn into_response(self) -> axum::response::Response {
+        axum::Json(self.0).into_response()
+    }
+}
+
+/// `axum::extract::Query` with our error shape.
+#[derive(Debug, Clone, Copy, Default, FromRequestParts)]
+#[from_request(via(axum::extract::Query), rejection(ApiError))]
+pub struct ApiQuery<T>(pub T);
+
+/// One typed id from the path (`/v1/products/{id}`): a malformed id is a 400
+/// that says what was expected.
+pub struct IdPath<T>(pub T);
+
+impl<S, T> FromRequestParts<S> for IdPath<T>
+where
+    S: Send + Sync,
+    T: FromStr + Send,
+    T::Err: std::fmt::Display,
+{
+    type Rejection = ApiError;
+
+    async fn from_request_parts(parts: &mut Parts, state: &S) -> Result<Self, Self::Rejection> {
+        let Path(raw) = Path::<String>::from_request_parts(parts, state).await?;
+        raw.parse::<T>()
+            .map(IdPath)
+            .map_err(|e| ApiError::BadRequest(e.to_string()))
+    }
+}
+
+/// Deserialises JSON or explains, for callers that read raw bytes themselves.
+pub fn parse_json<T: DeserializeOwned>(bytes: &[u8]) -> Result<T, ApiError> {
+    serde_json::from_slice(bytes).map_err(|e| {
+        if e.is_data() {
+            ApiError::Unprocessable(format!(
+                "request body does not match the expected shape: {e}"
+            ))
+        } else {
+            ApiError::BadRequest(format!("request body is not valid JSON: {e}"))
+        }
+    })
+}

@@ -1,0 +1,139 @@
+//! The HTTP edge of Shelfsync: the `/v1` REST API, authentication, the per-user
+//! rate limit, idempotency keys and the OpenAPI document.
+//!
+//! [`router`] builds the whole application from an [`AppState`] without binding
+//! a socket, so tests can drive it directly or serve it on port 0.
+
+pub mod auth;
+pub mod error;
+pub mod extract;
+pub mod idempotency;
+pub mod openapi;
+pub mod rate_limit;
+pub mod request_id;
+pub mod routes;
+
+use std::sync::Arc;
+use std::time::Duration;
+
+use axum::Router;
+use axum::extract::{DefaultBodyLimit, Request};
+use axum::middleware::{from_fn, from_fn_with_state};
+use axum::response::IntoResponse;
+use redis::aio::ConnectionManager;
+use shelfsync_store::Store;
+use tower_http::catch_panic::CatchPanicLayer;
+use tower_http::trace::TraceLayer;
+
+use crate::auth::clerk::{ClerkConfig, ClerkVerifier};
+use crate::error::ApiError;
+use crate::rate_limit::RateLimiter;
+use crate::request_id::RequestId;
+
+/// Bodies above this are refused with 413 unless configured otherwise. A bulk
+/// upsert of 1,000 products with a few variants each fits comfortably.
+pub const DEFAULT_MAX_BODY_BYTES: usize = 8 * 1024 * 1024;
+
+/// Settings of the HTTP edge.
+#[derive(Debug, Clone)]
+pub struct ServerConfig {
+    pub rate_limit_per_minute: u32,
+    pub max_body_bytes: usize,
+    pub idempotency_ttl: chrono::Duration,
+    pub clerk: Option<ClerkConfig>,
+    /// Namespace for this deployment's Redis keys.
+    pub redis_prefix: String,
+}
+
+impl Default for ServerConfig {
+    fn default() -> Self {
+        Self {
+            rate_limit_per_minute: 100,
+            max_body_bytes: DEFAULT_MAX_BODY_BYTES,
+            idempotency_ttl: chrono::Duration::hours(24),
+            clerk: None,
+            redis_prefix: "shelfsync:".into(),
+        }
+    }
+}
+
+/// Everything a request handler may need. Cheap to clone.
+#[derive(Clone)]
+pub struct AppState {
+    pub store: Store,
+    pub config: Arc<ServerConfig>,
+    pub rate_limiter: Arc<RateLimiter>,
+    pub clerk: Option<Arc<ClerkVerifier>>,
+    pub redis: Option<ConnectionManager>,
+}
+
+impl AppState {
+    /// Wires the state; connects to Redis when a URL is given.
+    pub async fn new(
+        store: Store,
+        config: ServerConfig,
+        redis_url: Option<&str>,
+    ) -> anyhow::Result<Self> {
+        let redis = match redis_url {
+            Some(url) => {
+                let client = redis::Client::open(url)
+                    .map_err(|e| anyhow::anyhow!("REDIS_URL is not usable: {e}"))?;
+                let manager =
+                    tokio::time::timeout(Duration::from_secs(10), ConnectionManager::new(client))
+                        .await
+                        .map_err(|_| anyhow::anyhow!("timed out connecting to Redis"))?
+                        .map_err(|e| anyhow::anyhow!("could not connect to Redis: {e}"))?;
+                Some(manager)
+            }
+            None => None,
+        };
+        let rate_limiter = match &redis {
+            Some(manager) => RateLimiter::shared(
+                manager.clone(),
+                config.redis_prefix.clone(),
+                config.rate_limit_per_minute,
+            ),
+            None => RateLimiter::local(config.rate_limit_per_minute),
+        };
+        let clerk = config
+            .clerk
+            .clone()
+            .map(|c| Arc::new(ClerkVerifier::new(c, reqwest::Client::new())));
+        Ok(Self {
+            store,
+            config: Arc::new(config),
+            rate_limiter: Arc::new(rate_limiter),
+            clerk,
+            redis,
+        })
+    }
+}
+
+/// The whole HTTP application.
+pub fn router(state: AppState) -> Router {
+    let v1 = Router::new()
+        .merge(routes::products::router())
+        .merge(routes::variants::router())
+        .merge(routes::api_keys::router())
+        .merge(routes::audit::router())
+        // Layers run bottom-up: authenticate, then count against the budget,
+        // then claim the idempotency key.
+        .route_layer(from_fn_with_state(state.clone(), idempotency::guard))
+        .route_layer(from_fn_with_state(state.clone(), rate_limit::enforce))
+        .route_layer(from_fn_with_state(state.clone(), auth::authenticate));
+    let max_body = state.config.max_body_bytes;
+    Router::new()
+        .merge(v1)
+        .merge(routes::health::router())
+        .merge(openapi::router())
+        .fallback(|| async { ApiError::NotFound("no such route".into()) })
+        .method_not_allowed_fallback(|| async { (axum::http::StatusCode::METHOD_NOT_ALLOWED, "method not allowed") })
+        .layer(DefaultBodyLimit::max(max_body))
+        .layer(CatchPanicLayer::custom(|_| ApiError::internal(anyhow::anyhow!("handler panicked")).into_response()))
+        .layer(TraceLayer::new_for_http().make_span_with(|request: &Request| {
+            let id = request.extensions().get::<RequestId>().map_or("", |r| r.0.as_str());
+            tracing::info_span!("request", method = %request.method(), path = %request.uri().path(), request_id = %id)
+        }))
+        .layer(from_fn(request_id::assign))
+        .with_state(state)
+}

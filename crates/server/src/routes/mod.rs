@@ -1,0 +1,7 @@
+//! The `/v1` resources, one module each, each exposing its own `router()`.
+
+pub mod api_keys;
+pub mod audit;
+pub mod health;
+pub mod products;
+pub mod variants;

@@ -1,0 +1,11 @@
+//! The whole API, driven over HTTP, against SQLite and against PostgreSQL + Redis.
+//! Every test here runs once per backend (see `backend_tests!`).
+
+mod support;
+
+mod auth;
+mod catalog;
+mod edge;
+mod idempotency;
+mod isolation;
+mod rate_limit;

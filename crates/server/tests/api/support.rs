@@ -1,0 +1,337 @@
+//! `TestApp`: the whole API served on port 0 against a fresh database.
+//!
+//! SQLite tests get a new file in a temporary directory. PostgreSQL tests get a
+//! new database (created from `SHELFSYNC_TEST_POSTGRES_URL`, dropped afterwards)
+//! and, as in scaled mode, Redis from `SHELFSYNC_TEST_REDIS_URL` with a key
+//! prefix of their own. Without those variables the PostgreSQL variants say
+//! they are skipped, unless `SHELFSYNC_TEST_REQUIRE_SERVICES=1` (as in CI), in
+//! which case a missing service fails the test.
+
+use std::io::Write;
+use std::net::SocketAddr;
+use std::sync::Once;
+
+use reqwest::{Method, RequestBuilder, Response};
+use serde_json::{Value, json};
+use shelfsync_core::TenantId;
+use shelfsync_server::auth::api_key;
+use shelfsync_server::{AppState, ServerConfig};
+use shelfsync_store::{Store, StoreOptions, WriteContext};
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Backend {
+    Sqlite,
+    Postgres,
+}
+
+/// Generates one `#[tokio::test]` per backend for each named test function
+/// `async fn name(app: TestApp)`: the same test, never duplicated.
+#[macro_export]
+macro_rules! backend_tests {
+    ($($name:ident),* $(,)?) => {
+        mod sqlite {
+            $(
+                #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+                async fn $name() {
+                    if let Some(app) = $crate::support::TestApp::spawn($crate::support::Backend::Sqlite).await {
+                        super::$name(app).await;
+                    }
+                }
+            )*
+        }
+        mod postgres {
+            $(
+                #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+                async fn $name() {
+                    if let Some(app) = $crate::support::TestApp::spawn($crate::support::Backend::Postgres).await {
+                        super::$name(app).await;
+                    }
+                }
+            )*
+        }
+    };
+}
+
+fn required() -> bool {
+    std::env::var("SHELFSYNC_TEST_REQUIRE_SERVICES").is_ok_and(|v| v == "1" || v == "true")
+}
+
+/// The URL of a service, or `None` (with a note on the terminal, once) to skip.
+pub fn service_url(var: &str, suite: &str) -> Option<String> {
+    match std::env::var(var) {
+        Ok(url) if !url.is_empty() => Some(url),
+        _ if required() => panic!("{var} is not set but SHELFSYNC_TEST_REQUIRE_SERVICES=1"),
+        _ => {
+            static NOTE: Once = Once::new();
+            NOTE.call_once(|| {
+                // Written straight to the terminal: the test harness captures `eprintln!`.
+                let _ = writeln!(
+                    std::io::stderr(),
+                    "\nSKIPPED: the {suite} suite (set {var} to run it against a real server)"
+                );
+            });
+            None
+        }
+    }
+}
+
+/// A database created for one test and dropped when the test ends.
+struct PgDatabase {
+    admin_url: String,
+    name: String,
+}
+
+impl Drop for PgDatabase {
+    fn drop(&mut self) {
+        let admin_url = self.admin_url.clone();
+        let name = self.name.clone();
+        // Drop runs inside the test's runtime: do the async clean-up on a thread of its own.
+        let _ = std::thread::spawn(move || {
+            let rt = tokio::runtime::Builder::new_current_thread()
+                .enable_all()
+                .build()
+                .unwrap();
+            rt.block_on(async {
+                if let Ok(mut conn) =
+                    <sqlx::PgConnection as sqlx::Connection>::connect(&admin_url).await
+                {
+                    let _ = sqlx::query(sqlx::AssertSqlSafe(format!(
+                        "DROP DATABASE IF EXISTS \"{name}\" WITH (FORCE)"
+                    )))
+                    .execute(&mut conn)
+                    .await;
+                }
+            });
+        })
+        .join();
+    }
+}
+
+pub struct TestApp {
+    pub addr: SocketAddr,
+    pub client: reqwest::Client,
+    /// Admin key of the test's first tenant.
+    pub key: String,
+    pub tenant: TenantId,
+    pub store: Store,
+    pub backend: Backend,
+    pub state: AppState,
+    redis_url: Option<String>,
+    _dir: Option<tempfile::TempDir>,
+    _pg: Option<PgDatabase>,
+}
+
+impl TestApp {
+    pub async fn spawn(backend: Backend) -> Option<TestApp> {
+        Self::spawn_with(
+            backend,
+            ServerConfig {
+                rate_limit_per_minute: 10_000,
+                ..ServerConfig::default()
+            },
+        )
+        .await
+    }
+
+    pub async fn spawn_with(backend: Backend, mut config: ServerConfig) -> Option<TestApp> {
+        let (store, dir, pg, redis_url) = match backend {
+            Backend::Sqlite => {
+                let dir = tempfile::tempdir().unwrap();
+                let url = format!("sqlite://{}", dir.path().join("test.db").display());
+                let store = Store::connect(&url, &StoreOptions::default())
+                    .await
+                    .unwrap();
+                (store, Some(dir), None, None)
+            }
+            Backend::Postgres => {
+                let admin_url = service_url("SHELFSYNC_TEST_POSTGRES_URL", "PostgreSQL")?;
+                let redis_url = service_url("SHELFSYNC_TEST_REDIS_URL", "Redis")?;
+                let name = format!("shelfsync_test_{}", uuid::Uuid::new_v4().simple());
+                let mut conn = <sqlx::PgConnection as sqlx::Connection>::connect(&admin_url)
+                    .await
+                    .expect("connect to SHELFSYNC_TEST_POSTGRES_URL");
+                sqlx::query(sqlx::AssertSqlSafe(format!("CREATE DATABASE \"{name}\"")))
+                    .execute(&mut conn)
+                    .await
+                    .unwrap();
+                let pg = PgDatabase {
+                    admin_url: admin_url.clone(),
+                    name: name.clone(),
+                };
+                let url = database_url_with_name(&admin_url, &name);
+                let store = Store::connect(
+                    &url,
+                    &StoreOptions {
+                        max_connections: 8,
+                        ..StoreOptions::default()
+                    },
+                )
+                .await
+                .unwrap();
+                (store, None, Some(pg), Some(redis_url))
+            }
+        };
+        store.migrate().await.unwrap();
+        config.redis_prefix = format!("shelfsync-test:{}:", uuid::Uuid::new_v4().simple());
+        let key = api_key::generate();
+        let (tenant, _) = store
+            .ensure_bootstrap_key(&key.display_prefix, &key.hash)
+            .await
+            .unwrap();
+        let state = AppState::new(store.clone(), config, redis_url.as_deref())
+            .await
+            .unwrap();
+        let addr = serve(state.clone()).await;
+        Some(TestApp {
+            addr,
+            client: reqwest::Client::new(),
+            key: key.secret,
+            tenant,
+            store,
+            backend,
+            state,
+            redis_url,
+            _dir: dir,
+            _pg: pg,
+        })
+    }
+
+    /// A second server on the same database and Redis, as a second API process.
+    pub async fn sibling(&self) -> SocketAddr {
+        let config = (*self.state.config).clone();
+        let state = AppState::new(self.store.clone(), config, self.redis_url.as_deref())
+            .await
+            .unwrap();
+        serve(state).await
+    }
+
+    pub fn url(&self, path: &str) -> String {
+        format!("http://{}{}", self.addr, path)
+    }
+
+    pub fn request(&self, method: Method, path: &str) -> RequestBuilder {
+        self.request_as(&self.key, method, path)
+    }
+
+    pub fn request_as(&self, key: &str, method: Method, path: &str) -> RequestBuilder {
+        self.client.request(method, self.url(path)).bearer_auth(key)
+    }
+
+    pub async fn get(&self, path: &str) -> Response {
+        self.request(Method::GET, path).send().await.unwrap()
+    }
+
+    pub async fn post(&self, path: &str, body: &Value) -> Response {
+        self.request(Method::POST, path)
+            .json(body)
+            .send()
+            .await
+            .unwrap()
+    }
+
+    pub async fn patch(&self, path: &str, body: &Value) -> Response {
+        self.request(Method::PATCH, path)
+            .json(body)
+            .send()
+            .await
+            .unwrap()
+    }
+
+    pub async fn put(&self, path: &str, body: &Value) -> Response {
+        self.request(Method::PUT, path)
+            .json(body)
+            .send()
+            .await
+            .unwrap()
+    }
+
+    pub async fn delete(&self, path: &str) -> Response {
+        self.request(Method::DELETE, path).send().await.unwrap()
+    }
+
+    /// Creates a product and returns its JSON.
+    pub async fn create_product(&self, body: &Value) -> Value {
+        let response = self.post("/v1/products", body).await;
+        assert_eq!(
+            response.status(),
+            201,
+            "create failed: {}",
+            response.text().await.unwrap()
+        );
+        response.json().await.unwrap()
+    }
+
+    /// A new tenant with an admin key of its own.
+    pub async fn other_tenant(&self) -> (TenantId, String) {
+        let tenant = self
+            .store
+            .create_tenant("Other merchant", None)
+            .await
+            .unwrap();
+        let key = api_key::generate();
+        self.store
+            .insert_api_key(
+                &WriteContext::new(tenant, "test"),
+                "other",
+                &key.display_prefix,
+                &key.hash,
+            )
+            .await
+            .unwrap();
+        (tenant, key.secret)
+    }
+}
+
+async fn serve(state: AppState) -> SocketAddr {
+    let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
+    let addr = listener.local_addr().unwrap();
+    let app = shelfsync_server::router(state);
+    tokio::spawn(async move {
+        axum::serve(listener, app).await.unwrap();
+    });
+    addr
+}
+
+fn database_url_with_name(admin_url: &str, name: &str) -> String {
+    let (base, query) = admin_url
+        .split_once('?')
+        .map_or((admin_url, None), |(b, q)| (b, Some(q)));
+    let scheme_end = base.find("://").map_or(0, |i| i + 3);
+    let base = match base[scheme_end..].find('/') {
+        Some(slash) => &base[..scheme_end + slash],
+        None => base,
+    };
+    match query {
+        Some(q) => format!("{base}/{name}?{q}"),
+        None => format!("{base}/{name}"),
+    }
+}
+
+/// A product body with `n` variants whose SKUs start with `sku`.
+pub fn product_body(title: &str, sku: &str, n: usize) -> Value {
+    let variants: Vec<Value> = (0..n)
+        .map(|i| json!({ "sku": format!("{sku}-{i}"), "options": [format!("Size {i}")], "price": "19.99", "inventory_quantity": 10 }))
+        .collect();
+    json!({ "title": title, "vendor": "Acme", "tags": ["summer"], "options": ["Size"], "variants": variants })
+}
+
+pub async fn problem(response: Response) -> (u16, Value) {
+    let status = response.status().as_u16();
+    let content_type = response
+        .headers()
+        .get("content-type")
+        .map(|v| v.to_str().unwrap().to_string())
+        .unwrap_or_default();
+    let body: Value = response.json().await.unwrap();
+    assert_eq!(
+        content_type, "application/problem+json",
+        "errors are problem documents: {body}"
+    );
+    assert!(
+        body["request_id"]
+            .as_str()
+            .is_some_and(|r| r.starts_with("req_")),
+        "error names its request: {body}"
+    );
+    (status, body)
+}

@@ -1,0 +1,59 @@
+//! The repository code, written once and compiled for each database.
+//!
+//! sqlx's `Any` driver cannot carry UUIDs, decimals or timestamps, and generic
+//! code over `sqlx::Database` needs a wall of trait bounds on every function.
+//! Instead each file in `repo/` is plain sqlx code against a type alias `DB`,
+//! included into one module per backend, so both are type-checked against their
+//! real driver and the SQL is shared. The few dialect differences (how exact
+//! decimals are stored, how a write transaction starts, row locks) are the
+//! small set of items each module defines before the include.
+
+pub(crate) mod sqlite {
+    pub(crate) type DB = sqlx::Sqlite;
+    include!("repo/prelude.rs");
+
+    /// SQLite has no exact numeric type: decimals are stored as canonical text.
+    pub(crate) type Dec = String;
+    /// Take the write lock up front, so two writers queue on the busy timeout
+    /// instead of deadlocking when a reader upgrades.
+    pub(crate) const BEGIN_WRITE: &str = "BEGIN IMMEDIATE";
+    /// Unneeded: `BEGIN IMMEDIATE` already serialises writers.
+    pub(crate) const LOCK_ROW: &str = "";
+
+    pub(crate) fn dec_in(d: Decimal) -> Dec {
+        d.normalize().to_string()
+    }
+
+    pub(crate) fn dec_out(s: Dec) -> StoreResult<Decimal> {
+        Decimal::from_str_exact(&s).map_err(|_| StoreError::Corrupt(format!("decimal `{s}`")))
+    }
+
+    include!("repo/common.rs");
+    include!("repo/catalog_read.rs");
+    include!("repo/catalog_write.rs");
+    include!("repo/auth.rs");
+    include!("repo/idempotency.rs");
+}
+
+pub(crate) mod postgres {
+    pub(crate) type DB = sqlx::Postgres;
+    include!("repo/prelude.rs");
+
+    pub(crate) type Dec = Decimal;
+    pub(crate) const BEGIN_WRITE: &str = "BEGIN";
+    pub(crate) const LOCK_ROW: &str = " FOR UPDATE";
+
+    pub(crate) fn dec_in(d: Decimal) -> Dec {
+        d
+    }
+
+    pub(crate) fn dec_out(d: Dec) -> StoreResult<Decimal> {
+        Ok(d.normalize())
+    }
+
+    include!("repo/common.rs");
+    include!("repo/catalog_read.rs");
+    include!("repo/catalog_write.rs");
+    include!("repo/auth.rs");
+    include!("repo/idempotency.rs");
+}

@@ -1,0 +1,360 @@
+//! Storage for Shelfsync: the master catalog and everything the sync pipeline
+//! records, on SQLite (one machine, nothing installed) or PostgreSQL (scaled).
+//!
+//! [`Store`] is the one handle the rest of the code sees. Every method that
+//! reads or writes a tenant's rows takes a [`TenantId`] (inside a
+//! [`WriteContext`] for writes): there is no way to ask for a row without one.
+
+mod backend;
+mod error;
+mod records;
+
+use std::path::Path;
+use std::str::FromStr;
+use std::time::Duration;
+
+use chrono::Utc;
+use shelfsync_core::catalog::{
+    InventoryChange, NewProduct, Product, ProductPatch, Variant, VariantPatch,
+};
+use shelfsync_core::{ApiKeyId, ProductId, TenantId, VariantId};
+use sqlx::postgres::{PgConnectOptions, PgPool, PgPoolOptions};
+use sqlx::sqlite::{
+    SqliteConnectOptions, SqliteJournalMode, SqlitePool, SqlitePoolOptions, SqliteSynchronous,
+};
+
+pub use error::{StoreError, StoreResult};
+pub use records::*;
+
+static SQLITE_MIGRATIONS: sqlx::migrate::Migrator = sqlx::migrate!("./migrations/sqlite");
+static POSTGRES_MIGRATIONS: sqlx::migrate::Migrator = sqlx::migrate!("./migrations/postgres");
+
+/// Which database a [`Store`] runs on.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum BackendKind {
+    Sqlite,
+    Postgres,
+}
+
+#[derive(Clone)]
+enum Backend {
+    Sqlite(SqlitePool),
+    Postgres(PgPool),
+}
+
+/// Connection pool settings.
+#[derive(Debug, Clone)]
+pub struct StoreOptions {
+    pub max_connections: u32,
+    pub acquire_timeout: Duration,
+}
+
+impl Default for StoreOptions {
+    fn default() -> Self {
+        Self {
+            max_connections: 16,
+            acquire_timeout: Duration::from_secs(10),
+        }
+    }
+}
+
+/// The handle to the database. Cheap to clone: it is a pool.
+#[derive(Clone)]
+pub struct Store {
+    backend: Backend,
+}
+
+/// Calls the same repository function on whichever backend this store has.
+macro_rules! dispatch {
+    ($self:ident . $func:ident ( $($arg:expr),* $(,)? )) => {
+        match &$self.backend {
+            Backend::Sqlite(pool) => backend::sqlite::$func(pool, $($arg),*).await,
+            Backend::Postgres(pool) => backend::postgres::$func(pool, $($arg),*).await,
+        }
+    };
+}
+
+impl Store {
+    /// Connects to `sqlite://path` (created if missing, WAL) or `postgres://…`.
+    pub async fn connect(url: &str, options: &StoreOptions) -> StoreResult<Self> {
+        let backend = if url.starts_with("postgres://") || url.starts_with("postgresql://") {
+            // Plan every execution with its real parameters. sqlx keeps prepared
+            // statements per connection, and a generic plan cached while a table
+            // was small (a fresh tenant, the start of an import) would keep
+            // scanning it sequentially as it grows.
+            let connect = PgConnectOptions::from_str(url)?
+                .options([("plan_cache_mode", "force_custom_plan")]);
+            let pool = PgPoolOptions::new()
+                .max_connections(options.max_connections)
+                .acquire_timeout(options.acquire_timeout)
+                .connect_with(connect)
+                .await?;
+            Backend::Postgres(pool)
+        } else if url.starts_with("sqlite:") {
+            let connect = SqliteConnectOptions::from_str(url)?
+                .create_if_missing(true)
+                .journal_mode(SqliteJournalMode::Wal)
+                .synchronous(SqliteSynchronous::Normal)
+                .busy_timeout(Duration::from_secs(10))
+                .foreign_keys(true);
+            if let Some(parent) = Path::new(connect.get_filename()).parent()
+                && !parent.as_os_str().is_empty()
+            {
+                std::fs::create_dir_all(parent)
+                    .map_err(|e| StoreError::Database(sqlx::Error::Io(e)))?;
+            }
+            let pool = SqlitePoolOptions::new()
+                .max_connections(options.max_connections.min(8))
+                .acquire_timeout(options.acquire_timeout)
+                .connect_with(connect)
+                .await?;
+            Backend::Sqlite(pool)
+        } else {
+            return Err(StoreError::Database(sqlx::Error::Configuration(
+                "DATABASE_URL must start with sqlite:// or postgres://".into(),
+            )));
+        };
+        Ok(Self { backend })
+    }
+
+    pub fn kind(&self) -> BackendKind {
+        match self.backend {
+            Backend::Sqlite(_) => BackendKind::Sqlite,
+            Backend::Postgres(_) => BackendKind::Postgres,
+        }
+    }
+
+    /// Applies pending migrations for this backend. Safe to run on every start.
+    pub async fn migrate(&self) -> StoreResult<()> {
+        match &self.backend {
+            Backend::Sqlite(pool) => SQLITE_MIGRATIONS.run(pool).await?,
+            Backend::Postgres(pool) => POSTGRES_MIGRATIONS.run(pool).await?,
+        }
+        Ok(())
+    }
+
+    /// The PostgreSQL pool, for the pieces (LISTEN/NOTIFY) that only it has.
+    pub fn postgres_pool(&self) -> Option<&PgPool> {
+        match &self.backend {
+            Backend::Postgres(p) => Some(p),
+            Backend::Sqlite(_) => None,
+        }
+    }
+
+    pub async fn close(&self) {
+        match &self.backend {
+            Backend::Sqlite(p) => p.close().await,
+            Backend::Postgres(p) => p.close().await,
+        }
+    }
+
+    pub async fn ping(&self) -> StoreResult<()> {
+        dispatch!(self.ping())
+    }
+
+    // ---- catalog -------------------------------------------------------
+
+    pub async fn create_product(
+        &self,
+        ctx: &WriteContext,
+        input: &NewProduct,
+    ) -> StoreResult<Product> {
+        dispatch!(self.create_product(ctx, input, Utc::now()))
+    }
+
+    pub async fn get_product(
+        &self,
+        tenant: TenantId,
+        id: ProductId,
+    ) -> StoreResult<Option<Product>> {
+        dispatch!(self.get_product(tenant, id))
+    }
+
+    pub async fn get_products(
+        &self,
+        tenant: TenantId,
+        ids: &[ProductId],
+    ) -> StoreResult<Vec<Product>> {
+        dispatch!(self.get_products(tenant, ids))
+    }
+
+    pub async fn all_product_ids(&self, tenant: TenantId) -> StoreResult<Vec<ProductId>> {
+        dispatch!(self.all_product_ids(tenant))
+    }
+
+    pub async fn list_products(
+        &self,
+        tenant: TenantId,
+        query: &ProductQuery,
+    ) -> StoreResult<ProductPage> {
+        dispatch!(self.list_products(tenant, query))
+    }
+
+    pub async fn patch_product(
+        &self,
+        ctx: &WriteContext,
+        id: ProductId,
+        patch: &ProductPatch,
+    ) -> StoreResult<Product> {
+        dispatch!(self.patch_product(ctx, id, patch, Utc::now()))
+    }
+
+    pub async fn delete_product(&self, ctx: &WriteContext, id: ProductId) -> StoreResult<()> {
+        dispatch!(self.delete_product(ctx, id, Utc::now()))
+    }
+
+    pub async fn get_variant(
+        &self,
+        tenant: TenantId,
+        id: VariantId,
+    ) -> StoreResult<Option<Variant>> {
+        dispatch!(self.get_variant(tenant, id))
+    }
+
+    pub async fn patch_variant(
+        &self,
+        ctx: &WriteContext,
+        id: VariantId,
+        patch: &VariantPatch,
+    ) -> StoreResult<Variant> {
+        dispatch!(self.patch_variant(ctx, id, patch, Utc::now()))
+    }
+
+    pub async fn change_inventory(
+        &self,
+        ctx: &WriteContext,
+        id: VariantId,
+        change: &InventoryChange,
+    ) -> StoreResult<Variant> {
+        dispatch!(self.change_inventory(ctx, id, change, Utc::now()))
+    }
+
+    pub async fn inventory_history(
+        &self,
+        tenant: TenantId,
+        id: VariantId,
+        limit: u32,
+    ) -> StoreResult<Vec<InventoryMovement>> {
+        dispatch!(self.inventory_history(tenant, id, limit))
+    }
+
+    pub async fn bulk_upsert(
+        &self,
+        ctx: &WriteContext,
+        items: &[NewProduct],
+    ) -> StoreResult<BulkUpsertOutcome> {
+        dispatch!(self.bulk_upsert(ctx, items, Utc::now()))
+    }
+
+    pub async fn list_audit(
+        &self,
+        tenant: TenantId,
+        before: Option<uuid::Uuid>,
+        limit: u32,
+    ) -> StoreResult<Vec<AuditEntry>> {
+        dispatch!(self.list_audit(tenant, before, limit))
+    }
+
+    pub async fn count_outbox(&self, tenant: TenantId) -> StoreResult<i64> {
+        dispatch!(self.count_outbox(tenant))
+    }
+
+    // ---- tenants, users, keys -----------------------------------------
+
+    pub async fn create_tenant(
+        &self,
+        name: &str,
+        external_ref: Option<&str>,
+    ) -> StoreResult<TenantId> {
+        dispatch!(self.create_tenant(name, external_ref, Utc::now()))
+    }
+
+    pub async fn user_for_session(
+        &self,
+        external_user: &str,
+        email: Option<&str>,
+        organisation: Option<&str>,
+    ) -> StoreResult<UserOwner> {
+        dispatch!(self.user_for_session(external_user, email, organisation, Utc::now()))
+    }
+
+    pub async fn insert_api_key(
+        &self,
+        ctx: &WriteContext,
+        name: &str,
+        prefix: &str,
+        key_hash: &[u8],
+    ) -> StoreResult<ApiKeyRecord> {
+        dispatch!(self.insert_api_key(ctx, name, prefix, key_hash, Utc::now()))
+    }
+
+    pub async fn list_api_keys(&self, tenant: TenantId) -> StoreResult<Vec<ApiKeyRecord>> {
+        dispatch!(self.list_api_keys(tenant))
+    }
+
+    pub async fn revoke_api_key(
+        &self,
+        ctx: &WriteContext,
+        id: ApiKeyId,
+    ) -> StoreResult<ApiKeyRecord> {
+        dispatch!(self.revoke_api_key(ctx, id, Utc::now()))
+    }
+
+    pub async fn api_key_by_hash(&self, key_hash: &[u8]) -> StoreResult<Option<ApiKeyOwner>> {
+        dispatch!(self.api_key_by_hash(key_hash))
+    }
+
+    pub async fn touch_api_key(&self, id: ApiKeyId) -> StoreResult<()> {
+        dispatch!(self.touch_api_key(id, Utc::now()))
+    }
+
+    pub async fn count_api_keys(&self) -> StoreResult<i64> {
+        dispatch!(self.count_api_keys())
+    }
+
+    pub async fn ensure_bootstrap_key(
+        &self,
+        prefix: &str,
+        key_hash: &[u8],
+    ) -> StoreResult<(TenantId, bool)> {
+        dispatch!(self.ensure_bootstrap_key(prefix, key_hash, Utc::now()))
+    }
+
+    pub async fn ensure_default_tenant(&self) -> StoreResult<TenantId> {
+        dispatch!(self.ensure_default_tenant(Utc::now()))
+    }
+
+    pub async fn bootstrap_tenant(&self) -> StoreResult<Option<TenantId>> {
+        dispatch!(self.bootstrap_tenant())
+    }
+
+    // ---- idempotency ----------------------------------------------------
+
+    pub async fn idempotency_start(
+        &self,
+        tenant: TenantId,
+        key: &str,
+        request_hash: &[u8],
+        ttl: chrono::Duration,
+    ) -> StoreResult<IdempotencyStart> {
+        dispatch!(self.idempotency_start(tenant, key, request_hash, Utc::now(), ttl))
+    }
+
+    pub async fn idempotency_finish(
+        &self,
+        tenant: TenantId,
+        key: &str,
+        status: u16,
+        body: &[u8],
+    ) -> StoreResult<()> {
+        dispatch!(self.idempotency_finish(tenant, key, status, body))
+    }
+
+    pub async fn idempotency_abandon(&self, tenant: TenantId, key: &str) -> StoreResult<()> {
+        dispatch!(self.idempotency_abandon(tenant, key))
+    }
+
+    pub async fn purge_idempotency_keys(&self) -> StoreResult<u64> {
+        dispatch!(self.purge_idempotency_keys(Utc::now()))
+    }
+}
