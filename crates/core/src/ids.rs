@@ -119,6 +119,7 @@ typed_id!(
 );
 typed_id!(ConnectionId, "conn", "connection");
 typed_id!(ListingId, "lst", "listing");
+typed_id!(JobId, "job", "job");
 
 #[cfg(test)]
 mod tests {

@@ -21,6 +21,7 @@ use axum::extract::{DefaultBodyLimit, Request};
 use axum::middleware::{from_fn, from_fn_with_state};
 use axum::response::IntoResponse;
 use redis::aio::ConnectionManager;
+use shelfsync_runtime::{OUTBOX_QUEUE, Wakeups};
 use shelfsync_store::Store;
 use tower_http::catch_panic::CatchPanicLayer;
 use tower_http::trace::TraceLayer;
@@ -65,6 +66,8 @@ pub struct AppState {
     pub rate_limiter: Arc<RateLimiter>,
     pub clerk: Option<Arc<ClerkVerifier>>,
     pub redis: Option<ConnectionManager>,
+    /// Rings the outbox relay after every successful write.
+    pub wakeups: Wakeups,
 }
 
 impl AppState {
@@ -99,12 +102,15 @@ impl AppState {
             .clerk
             .clone()
             .map(|c| Arc::new(ClerkVerifier::new(c, reqwest::Client::new())));
+        let wakeups = Wakeups::for_deployment(&store, redis_url)
+            .map_err(|e| anyhow::anyhow!("REDIS_URL is not usable: {e}"))?;
         Ok(Self {
             store,
             config: Arc::new(config),
             rate_limiter: Arc::new(rate_limiter),
             clerk,
             redis,
+            wakeups,
         })
     }
 }
@@ -118,6 +124,7 @@ pub fn router(state: AppState) -> Router {
         .merge(routes::audit::router())
         // Layers run bottom-up: authenticate, then count against the budget,
         // then claim the idempotency key.
+        .route_layer(from_fn_with_state(state.clone(), wake_outbox))
         .route_layer(from_fn_with_state(state.clone(), idempotency::guard))
         .route_layer(from_fn_with_state(state.clone(), rate_limit::enforce))
         .route_layer(from_fn_with_state(state.clone(), auth::authenticate));
@@ -136,4 +143,24 @@ pub fn router(state: AppState) -> Router {
         }))
         .layer(from_fn(request_id::assign))
         .with_state(state)
+}
+
+/// After a successful write, wakes the outbox relay: the write committed an
+/// outbox event with it. Sent in the background so the response does not
+/// wait; a lost wake-up only delays the relay until its next poll.
+async fn wake_outbox(
+    axum::extract::State(state): axum::extract::State<AppState>,
+    request: Request,
+    next: axum::middleware::Next,
+) -> axum::response::Response {
+    let writes = !matches!(
+        *request.method(),
+        axum::http::Method::GET | axum::http::Method::HEAD | axum::http::Method::OPTIONS
+    );
+    let response = next.run(request).await;
+    if writes && response.status().is_success() {
+        let wakeups = state.wakeups.clone();
+        tokio::spawn(async move { wakeups.wake(OUTBOX_QUEUE).await });
+    }
+    response
 }

@@ -21,11 +21,15 @@ pub struct Cli {
 
 #[derive(Debug, Subcommand)]
 pub enum Command {
-    /// Everything in one process: API and (as they land) workers. Creates and
-    /// prints an admin API key on first run.
+    /// Everything in one process: the API and all workers. Creates and prints
+    /// an admin API key on first run.
     Serve(ServeOptions),
     /// The stateless HTTP API only, for running several behind a load balancer.
     Api(ServeOptions),
+    /// Background workers only (outbox relay, sync, webhook, cleanup).
+    Worker(WorkerOptions),
+    /// Show the job queues, the outbox backlog and the worker processes.
+    Queue,
     /// Apply database migrations and exit.
     Migrate,
     /// Import products from a Shopify product CSV (upsert by SKU).
@@ -104,6 +108,55 @@ pub struct ServeOptions {
     /// Accepted `azp` values of Clerk session tokens, comma separated.
     #[arg(long, env = "CLERK_AUTHORIZED_PARTIES", value_delimiter = ',')]
     pub clerk_authorized_parties: Vec<String>,
+    #[command(flatten)]
+    pub runtime: RuntimeOptions,
+}
+
+#[derive(Debug, Args)]
+pub struct WorkerOptions {
+    /// Run only these workers (comma separated): sync, webhook, outbox, cleanup.
+    #[arg(long, env = "SHELFSYNC_WORKERS", value_delimiter = ',', value_parser = parse_worker_kind)]
+    pub only: Vec<shelfsync_runtime::WorkerKind>,
+    #[command(flatten)]
+    pub runtime: RuntimeOptions,
+}
+
+fn parse_worker_kind(s: &str) -> Result<shelfsync_runtime::WorkerKind, String> {
+    s.trim().parse()
+}
+
+/// How workers run (`serve` and `worker`).
+#[derive(Debug, Clone, Args)]
+pub struct RuntimeOptions {
+    /// Seconds a worker holds a job without renewing; a dead worker's jobs return after it.
+    #[arg(long, env = "SHELFSYNC_JOB_LEASE_SECS", default_value_t = 30, value_parser = clap::value_parser!(u64).range(1..))]
+    pub job_lease_secs: u64,
+    /// Milliseconds between checks for work when no wake-up arrives.
+    #[arg(long, env = "SHELFSYNC_QUEUE_POLL_MS", default_value_t = 1000, value_parser = clap::value_parser!(u64).range(10..))]
+    pub queue_poll_ms: u64,
+    /// Seconds shutdown waits for running jobs before handing them back.
+    #[arg(long, env = "SHELFSYNC_SHUTDOWN_GRACE_SECS", default_value_t = 30)]
+    pub shutdown_grace_secs: u64,
+    /// Attempts before a job moves to the dead letters.
+    #[arg(long, env = "SHELFSYNC_JOB_MAX_ATTEMPTS", default_value_t = 10, value_parser = clap::value_parser!(i32).range(1..))]
+    pub job_max_attempts: i32,
+    /// Connections synced at once per process.
+    #[arg(long, env = "SHELFSYNC_SYNC_CONCURRENCY", default_value_t = 4, value_parser = clap::value_parser!(u64).range(1..))]
+    pub sync_concurrency: u64,
+}
+
+impl RuntimeOptions {
+    pub fn config(&self) -> shelfsync_runtime::RuntimeConfig {
+        use std::time::Duration;
+        shelfsync_runtime::RuntimeConfig {
+            lease: Duration::from_secs(self.job_lease_secs),
+            poll: Duration::from_millis(self.queue_poll_ms),
+            grace: Duration::from_secs(self.shutdown_grace_secs),
+            max_attempts: self.job_max_attempts,
+            sync_concurrency: self.sync_concurrency as usize,
+            ..shelfsync_runtime::RuntimeConfig::default()
+        }
+    }
 }
 
 #[derive(Debug, Args)]

@@ -21,6 +21,8 @@ async fn main() -> std::process::ExitCode {
         Command::Api(opts) => {
             commands::serve::run(&cli.global, opts, commands::serve::Role::Api).await
         }
+        Command::Worker(opts) => commands::worker::run(&cli.global, opts).await,
+        Command::Queue => commands::queue::run(&cli.global).await,
         Command::Migrate => commands::migrate::run(&cli.global).await,
         Command::Import(opts) => commands::import::run(&cli.global, opts).await,
         Command::Export(opts) => commands::export::run(&cli.global, opts).await,

@@ -19,6 +19,10 @@ pub(crate) mod sqlite {
     pub(crate) const BEGIN_WRITE: &str = "BEGIN IMMEDIATE";
     /// Unneeded: `BEGIN IMMEDIATE` already serialises writers.
     pub(crate) const LOCK_ROW: &str = "";
+    /// Unneeded for the same reason: one writer at a time never meets a locked row.
+    pub(crate) const SKIP_LOCKED: &str = "";
+    /// The two-argument minimum.
+    pub(crate) const LEAST: &str = "MIN";
 
     pub(crate) fn dec_in(d: Decimal) -> Dec {
         d.normalize().to_string()
@@ -33,6 +37,9 @@ pub(crate) mod sqlite {
     include!("repo/catalog_write.rs");
     include!("repo/auth.rs");
     include!("repo/idempotency.rs");
+    include!("repo/jobs.rs");
+    include!("repo/outbox.rs");
+    include!("repo/channels.rs");
 }
 
 pub(crate) mod postgres {
@@ -42,6 +49,8 @@ pub(crate) mod postgres {
     pub(crate) type Dec = Decimal;
     pub(crate) const BEGIN_WRITE: &str = "BEGIN";
     pub(crate) const LOCK_ROW: &str = " FOR UPDATE";
+    pub(crate) const SKIP_LOCKED: &str = " FOR UPDATE SKIP LOCKED";
+    pub(crate) const LEAST: &str = "LEAST";
 
     pub(crate) fn dec_in(d: Decimal) -> Dec {
         d
@@ -56,4 +65,7 @@ pub(crate) mod postgres {
     include!("repo/catalog_write.rs");
     include!("repo/auth.rs");
     include!("repo/idempotency.rs");
+    include!("repo/jobs.rs");
+    include!("repo/outbox.rs");
+    include!("repo/channels.rs");
 }

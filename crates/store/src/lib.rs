@@ -13,11 +13,11 @@ use std::path::Path;
 use std::str::FromStr;
 use std::time::Duration;
 
-use chrono::Utc;
+use chrono::{DateTime, Utc};
 use shelfsync_core::catalog::{
     InventoryChange, NewProduct, Product, ProductPatch, Variant, VariantPatch,
 };
-use shelfsync_core::{ApiKeyId, ProductId, TenantId, VariantId};
+use shelfsync_core::{ApiKeyId, ConnectionId, JobId, ListingId, ProductId, TenantId, VariantId};
 use sqlx::postgres::{PgConnectOptions, PgPool, PgPoolOptions};
 use sqlx::sqlite::{
     SqliteConnectOptions, SqliteJournalMode, SqlitePool, SqlitePoolOptions, SqliteSynchronous,
@@ -357,4 +357,166 @@ impl Store {
     pub async fn purge_idempotency_keys(&self) -> StoreResult<u64> {
         dispatch!(self.purge_idempotency_keys(Utc::now()))
     }
+
+    // ---- job queue -----------------------------------------------------
+
+    /// Enqueues jobs in one transaction (see [`NewJob::dedupe_key`] for merging).
+    pub async fn enqueue_jobs(&self, jobs: &[NewJob]) -> StoreResult<Vec<EnqueueOutcome>> {
+        dispatch!(self.enqueue_jobs(jobs, Utc::now()))
+    }
+
+    /// Leases up to `limit` due jobs of `queue` to `worker` for `lease`.
+    pub async fn claim_jobs(
+        &self,
+        queue: &str,
+        worker: &str,
+        limit: u32,
+        lease: Duration,
+    ) -> StoreResult<Vec<JobRecord>> {
+        let now = Utc::now();
+        let until = now + chrono_duration(lease);
+        dispatch!(self.claim_jobs(queue, worker, i64::from(limit), until, now))
+    }
+
+    /// Finishes a job. `false` when its lease had passed to another worker.
+    pub async fn complete_job(&self, id: JobId, worker: &str) -> StoreResult<bool> {
+        dispatch!(self.complete_job(id, worker, Utc::now()))
+    }
+
+    /// Records a failure: retry at `retry_at`, or dead letter when `None`.
+    pub async fn fail_job(
+        &self,
+        id: JobId,
+        worker: &str,
+        error: &str,
+        retry_at: Option<DateTime<Utc>>,
+    ) -> StoreResult<FailOutcome> {
+        dispatch!(self.fail_job(id, worker, error, retry_at, Utc::now()))
+    }
+
+    /// Hands a leased job back without charging an attempt (shutdown).
+    pub async fn release_job(&self, id: JobId, worker: &str) -> StoreResult<bool> {
+        dispatch!(self.release_job(id, worker, Utc::now()))
+    }
+
+    /// Extends the leases `worker` holds; returns the ids it still holds.
+    pub async fn extend_leases(
+        &self,
+        worker: &str,
+        ids: &[JobId],
+        lease: Duration,
+    ) -> StoreResult<Vec<JobId>> {
+        let now = Utc::now();
+        dispatch!(self.extend_leases(worker, ids, now + chrono_duration(lease), now))
+    }
+
+    pub async fn queue_stats(&self) -> StoreResult<Vec<QueueStats>> {
+        dispatch!(self.queue_stats(Utc::now()))
+    }
+
+    pub async fn dead_jobs(&self, limit: u32) -> StoreResult<Vec<DeadJob>> {
+        dispatch!(self.dead_jobs(i64::from(limit)))
+    }
+
+    pub async fn retry_dead_job(&self, id: JobId) -> StoreResult<bool> {
+        dispatch!(self.retry_dead_job(id, Utc::now()))
+    }
+
+    pub async fn purge_dead_jobs(&self, older_than: Duration) -> StoreResult<u64> {
+        dispatch!(self.purge_dead_jobs(Utc::now() - chrono_duration(older_than)))
+    }
+
+    pub async fn upsert_schedule(&self, schedule: &JobSchedule) -> StoreResult<()> {
+        dispatch!(self.upsert_schedule(schedule, Utc::now()))
+    }
+
+    /// Enqueues the repeatable jobs that are due; returns their names.
+    pub async fn run_due_schedules(&self, max_attempts: i32) -> StoreResult<Vec<String>> {
+        dispatch!(self.run_due_schedules(max_attempts, Utc::now()))
+    }
+
+    // ---- workers -------------------------------------------------------
+
+    pub async fn worker_heartbeat(&self, beat: &WorkerBeat) -> StoreResult<()> {
+        dispatch!(self.worker_heartbeat(beat, Utc::now()))
+    }
+
+    pub async fn worker_stopped(&self, id: &str) -> StoreResult<()> {
+        dispatch!(self.worker_stopped(id, Utc::now()))
+    }
+
+    /// Workers still running, or seen within `recent`.
+    pub async fn list_workers(&self, recent: Duration) -> StoreResult<Vec<WorkerRecord>> {
+        dispatch!(self.list_workers(Utc::now() - chrono_duration(recent)))
+    }
+
+    pub async fn purge_workers(&self, older_than: Duration) -> StoreResult<u64> {
+        dispatch!(self.purge_workers(Utc::now() - chrono_duration(older_than)))
+    }
+
+    // ---- outbox and channel writes ------------------------------------
+
+    /// Relays one batch of outbox events (see the repository for the guarantees).
+    pub async fn relay_outbox(
+        &self,
+        limit: u32,
+        sync_max_attempts: i32,
+    ) -> StoreResult<RelayBatch> {
+        dispatch!(self.relay_outbox(i64::from(limit), sync_max_attempts, Utc::now()))
+    }
+
+    /// Unprocessed events and the age in milliseconds of the oldest.
+    pub async fn outbox_backlog(&self) -> StoreResult<(i64, Option<i64>)> {
+        dispatch!(self.outbox_backlog(Utc::now()))
+    }
+
+    pub async fn purge_outbox(&self, older_than: Duration) -> StoreResult<u64> {
+        dispatch!(self.purge_outbox(Utc::now() - chrono_duration(older_than)))
+    }
+
+    /// Records a channel write as applied; `false` if it already was.
+    pub async fn record_channel_write(&self, write: &ChannelWrite) -> StoreResult<bool> {
+        dispatch!(self.record_channel_write(write, Utc::now()))
+    }
+
+    pub async fn channel_write_applied(&self, key: &str) -> StoreResult<bool> {
+        dispatch!(self.channel_write_applied(key))
+    }
+
+    pub async fn purge_channel_writes(&self, older_than: Duration) -> StoreResult<u64> {
+        dispatch!(self.purge_channel_writes(Utc::now() - chrono_duration(older_than)))
+    }
+
+    // ---- connections and listings -------------------------------------
+
+    pub async fn insert_connection(
+        &self,
+        tenant: TenantId,
+        platform: &str,
+        name: &str,
+    ) -> StoreResult<ConnectionId> {
+        dispatch!(self.insert_connection(tenant, platform, name, Utc::now()))
+    }
+
+    pub async fn upsert_listing(
+        &self,
+        tenant: TenantId,
+        connection: ConnectionId,
+        product: ProductId,
+        variant: VariantId,
+    ) -> StoreResult<ListingId> {
+        dispatch!(self.upsert_listing(tenant, connection, product, variant, Utc::now()))
+    }
+
+    pub async fn list_listings(
+        &self,
+        tenant: TenantId,
+        connection: ConnectionId,
+    ) -> StoreResult<Vec<ListingRecord>> {
+        dispatch!(self.list_listings(tenant, connection))
+    }
+}
+
+fn chrono_duration(d: Duration) -> chrono::Duration {
+    chrono::Duration::from_std(d).unwrap_or(chrono::Duration::MAX)
 }

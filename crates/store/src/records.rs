@@ -3,7 +3,7 @@
 use chrono::{DateTime, Utc};
 use serde::{Deserialize, Serialize};
 use shelfsync_core::catalog::{Product, ProductStatus};
-use shelfsync_core::{ApiKeyId, ProductId, TenantId, UserId};
+use shelfsync_core::{ApiKeyId, ConnectionId, JobId, ListingId, ProductId, TenantId, UserId};
 
 /// Who is making a change and under which request: every write records it.
 #[derive(Debug, Clone)]
@@ -146,4 +146,181 @@ pub struct InventoryMovement {
     pub reference: Option<String>,
     pub actor: String,
     pub created_at: DateTime<Utc>,
+}
+
+/// A job to put on a queue.
+#[derive(Debug, Clone, PartialEq)]
+pub struct NewJob {
+    pub queue: String,
+    pub kind: String,
+    pub tenant: Option<TenantId>,
+    /// At most one waiting-or-running job per key and queue.
+    pub dedupe_key: Option<String>,
+    pub payload: serde_json::Value,
+    /// Lower runs first.
+    pub priority: i32,
+    pub max_attempts: i32,
+    /// `None` runs as soon as a worker is free.
+    pub run_at: Option<DateTime<Utc>>,
+}
+
+/// The queue sync jobs live on, and the kind of job that syncs one connection.
+pub const SYNC_QUEUE: &str = "sync";
+pub const SYNC_CONNECTION_JOB: &str = "sync.connection";
+
+impl NewJob {
+    pub fn new(queue: impl Into<String>, kind: impl Into<String>, max_attempts: i32) -> Self {
+        Self {
+            queue: queue.into(),
+            kind: kind.into(),
+            tenant: None,
+            dedupe_key: None,
+            payload: serde_json::Value::Object(Default::default()),
+            priority: 100,
+            max_attempts,
+            run_at: None,
+        }
+    }
+
+    /// The wake-up for one connection: "this connection has pending listings".
+    /// Deduplicated by connection, so any number of changes make one run.
+    pub fn sync_connection(tenant: TenantId, connection: ConnectionId, max_attempts: i32) -> Self {
+        Self {
+            tenant: Some(tenant),
+            dedupe_key: Some(connection.to_string()),
+            payload: serde_json::json!({ "connection_id": connection }),
+            ..Self::new(SYNC_QUEUE, SYNC_CONNECTION_JOB, max_attempts)
+        }
+    }
+}
+
+/// What enqueueing did.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum EnqueueOutcome {
+    Created(JobId),
+    /// Absorbed by a job with the same dedupe key (waiting, or running and now due to run again).
+    Merged(JobId),
+}
+
+impl EnqueueOutcome {
+    pub fn id(self) -> JobId {
+        match self {
+            Self::Created(id) | Self::Merged(id) => id,
+        }
+    }
+}
+
+/// A job as a worker receives it.
+#[derive(Debug, Clone, PartialEq)]
+pub struct JobRecord {
+    pub id: JobId,
+    pub queue: String,
+    pub kind: String,
+    pub tenant: Option<TenantId>,
+    pub dedupe_key: Option<String>,
+    pub payload: serde_json::Value,
+    pub priority: i32,
+    /// Including the run now starting.
+    pub attempts: i32,
+    pub max_attempts: i32,
+    pub run_at: DateTime<Utc>,
+    pub created_at: DateTime<Utc>,
+}
+
+/// What became of a failed job.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum FailOutcome {
+    Retrying(DateTime<Utc>),
+    Dead,
+    /// The lease had passed to another worker; nothing was recorded.
+    LeaseLost,
+}
+
+/// A job that ran out of attempts, kept for inspection and manual retry.
+#[derive(Debug, Clone, PartialEq)]
+pub struct DeadJob {
+    pub job: JobRecord,
+    pub last_error: Option<String>,
+    pub died_at: DateTime<Utc>,
+}
+
+/// One queue's numbers.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, utoipa::ToSchema)]
+pub struct QueueStats {
+    pub queue: String,
+    /// Ready and due now.
+    pub due: i64,
+    /// Ready but waiting for their time (delayed jobs, retries in back-off).
+    pub delayed: i64,
+    /// Leased to a worker.
+    pub running: i64,
+    /// Out of attempts.
+    pub dead: i64,
+    /// How long the oldest due job has waited.
+    pub oldest_due_ms: Option<i64>,
+}
+
+/// A repeatable job.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct JobSchedule {
+    pub name: String,
+    pub queue: String,
+    pub kind: String,
+    pub every_seconds: i64,
+}
+
+/// What a worker process reports on each heartbeat.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct WorkerBeat {
+    pub id: String,
+    pub host: String,
+    pub pid: i64,
+    pub queues: String,
+    pub started_at: DateTime<Utc>,
+    pub jobs_done: i64,
+    pub jobs_failed: i64,
+}
+
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, utoipa::ToSchema)]
+pub struct WorkerRecord {
+    pub id: String,
+    pub host: String,
+    pub pid: i64,
+    pub queues: String,
+    pub started_at: DateTime<Utc>,
+    pub last_seen_at: DateTime<Utc>,
+    pub stopped_at: Option<DateTime<Utc>>,
+    pub jobs_done: i64,
+    pub jobs_failed: i64,
+}
+
+/// One relay pass.
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct RelayBatch {
+    pub events: usize,
+    pub listings: usize,
+    /// Connections that were given a sync job.
+    pub connections: Vec<ConnectionId>,
+    pub oldest_created_at: Option<DateTime<Utc>>,
+}
+
+/// A write to a channel, identified by what it writes where.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct ChannelWrite {
+    pub key: String,
+    pub tenant: TenantId,
+    pub listing: ListingId,
+    pub content_hash: Vec<u8>,
+}
+
+/// Where a master variant is listed on one connection, and how its sync stands.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct ListingRecord {
+    pub id: ListingId,
+    pub connection: ConnectionId,
+    pub product: ProductId,
+    pub variant: Option<shelfsync_core::VariantId>,
+    /// pending, synced, failed, conflict or excluded.
+    pub status: String,
+    pub updated_at: DateTime<Utc>,
 }

@@ -7,22 +7,16 @@
 //! they are skipped, unless `SHELFSYNC_TEST_REQUIRE_SERVICES=1` (as in CI), in
 //! which case a missing service fails the test.
 
-use std::io::Write;
 use std::net::SocketAddr;
-use std::sync::Once;
 
 use reqwest::{Method, RequestBuilder, Response};
 use serde_json::{Value, json};
 use shelfsync_core::TenantId;
 use shelfsync_server::auth::api_key;
 use shelfsync_server::{AppState, ServerConfig};
-use shelfsync_store::{Store, StoreOptions, WriteContext};
+use shelfsync_store::{Store, WriteContext};
 
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub enum Backend {
-    Sqlite,
-    Postgres,
-}
+pub use shelfsync_testkit::{Backend, TestDatabase};
 
 /// Generates one `#[tokio::test]` per backend for each named test function
 /// `async fn name(app: TestApp)`: the same test, never duplicated.
@@ -52,61 +46,6 @@ macro_rules! backend_tests {
     };
 }
 
-fn required() -> bool {
-    std::env::var("SHELFSYNC_TEST_REQUIRE_SERVICES").is_ok_and(|v| v == "1" || v == "true")
-}
-
-/// The URL of a service, or `None` (with a note on the terminal, once) to skip.
-pub fn service_url(var: &str, suite: &str) -> Option<String> {
-    match std::env::var(var) {
-        Ok(url) if !url.is_empty() => Some(url),
-        _ if required() => panic!("{var} is not set but SHELFSYNC_TEST_REQUIRE_SERVICES=1"),
-        _ => {
-            static NOTE: Once = Once::new();
-            NOTE.call_once(|| {
-                // Written straight to the terminal: the test harness captures `eprintln!`.
-                let _ = writeln!(
-                    std::io::stderr(),
-                    "\nSKIPPED: the {suite} suite (set {var} to run it against a real server)"
-                );
-            });
-            None
-        }
-    }
-}
-
-/// A database created for one test and dropped when the test ends.
-struct PgDatabase {
-    admin_url: String,
-    name: String,
-}
-
-impl Drop for PgDatabase {
-    fn drop(&mut self) {
-        let admin_url = self.admin_url.clone();
-        let name = self.name.clone();
-        // Drop runs inside the test's runtime: do the async clean-up on a thread of its own.
-        let _ = std::thread::spawn(move || {
-            let rt = tokio::runtime::Builder::new_current_thread()
-                .enable_all()
-                .build()
-                .unwrap();
-            rt.block_on(async {
-                if let Ok(mut conn) =
-                    <sqlx::PgConnection as sqlx::Connection>::connect(&admin_url).await
-                {
-                    let _ = sqlx::query(sqlx::AssertSqlSafe(format!(
-                        "DROP DATABASE IF EXISTS \"{name}\" WITH (FORCE)"
-                    )))
-                    .execute(&mut conn)
-                    .await;
-                }
-            });
-        })
-        .join();
-    }
-}
-
 pub struct TestApp {
     pub addr: SocketAddr,
     pub client: reqwest::Client,
@@ -117,8 +56,7 @@ pub struct TestApp {
     pub backend: Backend,
     pub state: AppState,
     redis_url: Option<String>,
-    _dir: Option<tempfile::TempDir>,
-    _pg: Option<PgDatabase>,
+    _db: TestDatabase,
 }
 
 impl TestApp {
@@ -134,44 +72,9 @@ impl TestApp {
     }
 
     pub async fn spawn_with(backend: Backend, mut config: ServerConfig) -> Option<TestApp> {
-        let (store, dir, pg, redis_url) = match backend {
-            Backend::Sqlite => {
-                let dir = tempfile::tempdir().unwrap();
-                let url = format!("sqlite://{}", dir.path().join("test.db").display());
-                let store = Store::connect(&url, &StoreOptions::default())
-                    .await
-                    .unwrap();
-                (store, Some(dir), None, None)
-            }
-            Backend::Postgres => {
-                let admin_url = service_url("SHELFSYNC_TEST_POSTGRES_URL", "PostgreSQL")?;
-                let redis_url = service_url("SHELFSYNC_TEST_REDIS_URL", "Redis")?;
-                let name = format!("shelfsync_test_{}", uuid::Uuid::new_v4().simple());
-                let mut conn = <sqlx::PgConnection as sqlx::Connection>::connect(&admin_url)
-                    .await
-                    .expect("connect to SHELFSYNC_TEST_POSTGRES_URL");
-                sqlx::query(sqlx::AssertSqlSafe(format!("CREATE DATABASE \"{name}\"")))
-                    .execute(&mut conn)
-                    .await
-                    .unwrap();
-                let pg = PgDatabase {
-                    admin_url: admin_url.clone(),
-                    name: name.clone(),
-                };
-                let url = database_url_with_name(&admin_url, &name);
-                let store = Store::connect(
-                    &url,
-                    &StoreOptions {
-                        max_connections: 8,
-                        ..StoreOptions::default()
-                    },
-                )
-                .await
-                .unwrap();
-                (store, None, Some(pg), Some(redis_url))
-            }
-        };
-        store.migrate().await.unwrap();
+        let db = TestDatabase::create(backend).await?;
+        let store = db.store.clone();
+        let redis_url = db.redis_url.clone();
         config.redis_prefix = format!("shelfsync-test:{}:", uuid::Uuid::new_v4().simple());
         let key = api_key::generate();
         let (tenant, _) = store
@@ -191,8 +94,7 @@ impl TestApp {
             backend,
             state,
             redis_url,
-            _dir: dir,
-            _pg: pg,
+            _db: db,
         })
     }
 
@@ -290,21 +192,6 @@ async fn serve(state: AppState) -> SocketAddr {
         axum::serve(listener, app).await.unwrap();
     });
     addr
-}
-
-fn database_url_with_name(admin_url: &str, name: &str) -> String {
-    let (base, query) = admin_url
-        .split_once('?')
-        .map_or((admin_url, None), |(b, q)| (b, Some(q)));
-    let scheme_end = base.find("://").map_or(0, |i| i + 3);
-    let base = match base[scheme_end..].find('/') {
-        Some(slash) => &base[..scheme_end + slash],
-        None => base,
-    };
-    match query {
-        Some(q) => format!("{base}/{name}?{q}"),
-        None => format!("{base}/{name}"),
-    }
 }
 
 /// A product body with `n` variants whose SKUs start with `sku`.

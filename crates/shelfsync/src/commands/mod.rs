@@ -1,7 +1,9 @@
 pub mod export;
 pub mod import;
 pub mod migrate;
+pub mod queue;
 pub mod serve;
+pub mod worker;
 
 use anyhow::Context;
 use shelfsync_core::TenantId;

@@ -1,6 +1,7 @@
 //! `shelfsync serve` and `shelfsync api`.
 
 use anyhow::Context;
+use shelfsync_runtime::WorkerKind;
 use shelfsync_server::auth::api_key;
 use shelfsync_server::auth::clerk::ClerkConfig;
 use shelfsync_server::{AppState, ServerConfig};
@@ -32,6 +33,19 @@ pub async fn run(global: &GlobalOptions, opts: ServeOptions, role: Role) -> anyh
         ..ServerConfig::default()
     };
     let state = AppState::new(store.clone(), config, global.redis_url.as_deref()).await?;
+    // `serve` runs every worker in this process, sharing the API's wake-ups.
+    let workers = match role {
+        Role::Serve => Some(
+            super::worker::start(
+                &store,
+                state.wakeups.clone(),
+                &opts.runtime,
+                &WorkerKind::ALL,
+            )
+            .await?,
+        ),
+        Role::Api => None,
+    };
     let app = shelfsync_server::router(state);
     let listener = TcpListener::bind(opts.listen)
         .await
@@ -61,6 +75,9 @@ pub async fn run(global: &GlobalOptions, opts: ServeOptions, role: Role) -> anyh
         .with_graceful_shutdown(shutdown_signal())
         .await
         .context("server failed")?;
+    if let Some(workers) = workers {
+        workers.shutdown().await;
+    }
     store.close().await;
     tracing::info!("stopped");
     Ok(())
@@ -97,7 +114,7 @@ async fn bootstrap(
 }
 
 /// Resolves on SIGINT or SIGTERM: in-flight requests finish, new ones are refused.
-async fn shutdown_signal() {
+pub async fn shutdown_signal() {
     let ctrl_c = async {
         let _ = tokio::signal::ctrl_c().await;
     };

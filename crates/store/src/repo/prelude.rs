@@ -14,7 +14,10 @@ use shelfsync_core::catalog::{
 #[allow(unused_imports)]
 use shelfsync_core::slug::handleize;
 #[allow(unused_imports)]
-use shelfsync_core::{ApiKeyId, LocationId, Price, ProductId, TenantId, UserId, VariantId};
+use shelfsync_core::{
+    ApiKeyId, ConnectionId, JobId, ListingId, LocationId, Price, ProductId, TenantId, UserId,
+    VariantId,
+};
 #[allow(unused_imports)]
 use sqlx::types::Json;
 #[allow(unused_imports)]

@@ -1,0 +1,419 @@
+//! The background side of Shelfsync: a durable job queue kept in the
+//! database, the wake-ups that spare it from polling, and the workers that
+//! consume it (outbox relay, sync, webhook, cleanup), with leases, heartbeats
+//! and graceful shutdown.
+//!
+//! `shelfsync serve` runs a [`Runtime`] inside the API process, `shelfsync
+//! worker` runs one on its own, `shelfsync api` runs none.
+
+pub mod cleanup;
+pub mod idempotency;
+pub mod relay;
+pub mod retry;
+pub mod sync;
+pub mod wake;
+pub mod worker;
+
+use std::collections::HashMap;
+use std::str::FromStr;
+use std::sync::Arc;
+use std::sync::atomic::Ordering;
+use std::time::Duration;
+
+use shelfsync_store::{JobSchedule, SYNC_CONNECTION_JOB, SYNC_QUEUE, Store, WorkerBeat};
+use tokio::task::JoinSet;
+use tokio_util::sync::CancellationToken;
+
+pub use crate::cleanup::{CLEANUP_JOB, CLEANUP_QUEUE, Cleanup, Retention};
+pub use crate::relay::{OUTBOX_QUEUE, RelaySettings};
+pub use crate::retry::Backoff;
+pub use crate::sync::{ConnectionSync, NoChannels, SyncConnectionJob};
+pub use crate::wake::Wakeups;
+pub use crate::worker::{JobContext, JobError, JobHandler, QueueSettings, WorkerCounters};
+
+/// The queue webhook deliveries are processed from.
+pub const WEBHOOK_QUEUE: &str = "webhook";
+
+/// The workers `shelfsync worker --only` can choose among.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
+pub enum WorkerKind {
+    Sync,
+    Webhook,
+    Outbox,
+    Cleanup,
+}
+
+impl WorkerKind {
+    pub const ALL: [WorkerKind; 4] = [Self::Sync, Self::Webhook, Self::Outbox, Self::Cleanup];
+
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Self::Sync => "sync",
+            Self::Webhook => "webhook",
+            Self::Outbox => "outbox",
+            Self::Cleanup => "cleanup",
+        }
+    }
+}
+
+impl FromStr for WorkerKind {
+    type Err = String;
+
+    fn from_str(s: &str) -> Result<Self, Self::Err> {
+        Self::ALL
+            .into_iter()
+            .find(|k| k.as_str() == s)
+            .ok_or_else(|| {
+                format!("unknown worker `{s}` (expected one of sync, webhook, outbox, cleanup)")
+            })
+    }
+}
+
+/// Timings and sizes of the runtime; every one has a sane default.
+#[derive(Debug, Clone)]
+pub struct RuntimeConfig {
+    pub lease: Duration,
+    pub poll: Duration,
+    pub grace: Duration,
+    pub heartbeat: Duration,
+    pub max_attempts: i32,
+    pub backoff: Backoff,
+    pub sync_concurrency: usize,
+    pub webhook_concurrency: usize,
+    pub relay_batch: u32,
+    pub cleanup_every: Duration,
+    pub retention: Retention,
+}
+
+impl Default for RuntimeConfig {
+    fn default() -> Self {
+        Self {
+            lease: Duration::from_secs(30),
+            poll: Duration::from_secs(1),
+            grace: Duration::from_secs(30),
+            heartbeat: Duration::from_secs(5),
+            max_attempts: 10,
+            backoff: Backoff::default(),
+            sync_concurrency: 4,
+            webhook_concurrency: 4,
+            relay_batch: 200,
+            cleanup_every: Duration::from_secs(3600),
+            retention: Retention::default(),
+        }
+    }
+}
+
+/// The handler for each job kind of a queue.
+type Handlers = HashMap<String, Arc<dyn JobHandler>>;
+
+/// A set of queues to consume, the handlers for their job kinds, and
+/// whether this process also relays the outbox and runs repeatable jobs.
+pub struct Runtime {
+    store: Store,
+    wakeups: Wakeups,
+    config: RuntimeConfig,
+    queues: Vec<(QueueSettings, Handlers)>,
+    relay: bool,
+    schedules: Vec<JobSchedule>,
+    host: String,
+    worker_id: String,
+}
+
+impl Runtime {
+    /// An empty runtime: add queues with [`Runtime::queue`].
+    pub fn new(store: Store, wakeups: Wakeups, config: RuntimeConfig) -> Self {
+        let host = std::fs::read_to_string("/etc/hostname")
+            .map(|h| h.trim().to_owned())
+            .ok()
+            .filter(|h| !h.is_empty())
+            .unwrap_or_else(|| "localhost".into());
+        let worker_id = format!(
+            "{host}-{}-{:08x}",
+            std::process::id(),
+            rand::random::<u32>()
+        );
+        Self {
+            store,
+            wakeups,
+            config,
+            queues: Vec::new(),
+            relay: false,
+            schedules: Vec::new(),
+            host,
+            worker_id,
+        }
+    }
+
+    /// The runtime `shelfsync worker` and `serve` run: the chosen workers with
+    /// their built-in handlers, `sync` pushing through `sync`.
+    pub fn standard(
+        store: Store,
+        wakeups: Wakeups,
+        config: RuntimeConfig,
+        kinds: &[WorkerKind],
+        sync: Arc<dyn ConnectionSync>,
+    ) -> Self {
+        let mut rt = Self::new(store, wakeups, config.clone());
+        for kind in kinds {
+            match kind {
+                WorkerKind::Sync => {
+                    rt = rt.queue(
+                        SYNC_QUEUE,
+                        config.sync_concurrency,
+                        [(
+                            SYNC_CONNECTION_JOB,
+                            Arc::new(SyncConnectionJob { sync: sync.clone() })
+                                as Arc<dyn JobHandler>,
+                        )],
+                    );
+                }
+                WorkerKind::Webhook => {
+                    // Webhook kinds are registered by the channel adapters; until
+                    // then a webhook job has no handler and goes to the dead letters.
+                    rt = rt.queue(WEBHOOK_QUEUE, config.webhook_concurrency, []);
+                }
+                WorkerKind::Outbox => rt.relay = true,
+                WorkerKind::Cleanup => {
+                    rt = rt.queue(
+                        CLEANUP_QUEUE,
+                        1,
+                        [(
+                            CLEANUP_JOB,
+                            Arc::new(Cleanup {
+                                retention: config.retention.clone(),
+                            }) as Arc<dyn JobHandler>,
+                        )],
+                    );
+                    rt.schedules.push(JobSchedule {
+                        name: "cleanup".into(),
+                        queue: CLEANUP_QUEUE.into(),
+                        kind: CLEANUP_JOB.into(),
+                        every_seconds: config.cleanup_every.as_secs().max(1) as i64,
+                    });
+                }
+            }
+        }
+        rt
+    }
+
+    /// Consumes `name` with up to `concurrency` jobs at once.
+    pub fn queue<const N: usize>(
+        mut self,
+        name: &str,
+        concurrency: usize,
+        handlers: [(&str, Arc<dyn JobHandler>); N],
+    ) -> Self {
+        let settings = QueueSettings {
+            name: name.into(),
+            concurrency,
+            lease: self.config.lease,
+            poll: self.config.poll,
+            backoff: self.config.backoff,
+            grace: self.config.grace,
+        };
+        let handlers = handlers
+            .into_iter()
+            .map(|(k, h)| (k.to_owned(), h))
+            .collect();
+        self.queues.push((settings, handlers));
+        self
+    }
+
+    /// Also relay the outbox in this process.
+    pub fn with_relay(mut self) -> Self {
+        self.relay = true;
+        self
+    }
+
+    /// Also run this repeatable job (every process may; each period runs once).
+    pub fn with_schedule(mut self, schedule: JobSchedule) -> Self {
+        self.schedules.push(schedule);
+        self
+    }
+
+    pub fn worker_id(&self) -> &str {
+        &self.worker_id
+    }
+
+    /// Starts everything in the background.
+    pub async fn start(self) -> Result<RuntimeHandle, shelfsync_store::StoreError> {
+        for schedule in &self.schedules {
+            self.store.upsert_schedule(schedule).await?;
+        }
+        let stop = CancellationToken::new();
+        let counters = Arc::new(WorkerCounters::default());
+        let mut tasks = JoinSet::new();
+        let cx = JobContext {
+            store: self.store.clone(),
+            wakeups: self.wakeups.clone(),
+            shutdown: stop.clone(),
+            worker_id: self.worker_id.clone(),
+        };
+        let mut names: Vec<String> = self.queues.iter().map(|(s, _)| s.name.clone()).collect();
+        if self.relay {
+            names.push(OUTBOX_QUEUE.into());
+        }
+        let listener = self.wakeups.spawn_listener(names.clone(), stop.clone());
+
+        for (settings, handlers) in self.queues {
+            let worker = worker::QueueWorker {
+                settings,
+                handlers,
+                cx: cx.clone(),
+                counters: counters.clone(),
+            };
+            tasks.spawn(worker.run());
+        }
+        if self.relay {
+            let settings = RelaySettings {
+                batch: self.config.relay_batch,
+                poll: self.config.poll,
+                sync_max_attempts: self.config.max_attempts,
+            };
+            tasks.spawn(relay::run_relay(
+                self.store.clone(),
+                self.wakeups.clone(),
+                settings,
+                stop.clone(),
+            ));
+        }
+        if !self.schedules.is_empty() {
+            let queues = self.schedules.iter().map(|s| s.queue.clone()).collect();
+            tasks.spawn(run_scheduler(
+                self.store.clone(),
+                self.wakeups.clone(),
+                queues,
+                self.config.max_attempts,
+                stop.clone(),
+            ));
+        }
+        let beat = WorkerBeat {
+            id: self.worker_id.clone(),
+            host: self.host.clone(),
+            pid: i64::from(std::process::id()),
+            queues: names.join(","),
+            started_at: chrono::Utc::now(),
+            jobs_done: 0,
+            jobs_failed: 0,
+        };
+        self.store.worker_heartbeat(&beat).await?;
+        let heartbeat = tokio::spawn(run_heartbeat(
+            self.store.clone(),
+            beat,
+            counters.clone(),
+            self.config.heartbeat,
+            stop.clone(),
+        ));
+        tracing::info!(
+            worker = self.worker_id,
+            queues = names.join(","),
+            wakeups = self.wakeups.describe(),
+            "workers started"
+        );
+        Ok(RuntimeHandle {
+            stop,
+            tasks,
+            heartbeat,
+            listener,
+            store: self.store,
+            worker_id: self.worker_id,
+            counters,
+        })
+    }
+}
+
+/// A running [`Runtime`].
+pub struct RuntimeHandle {
+    stop: CancellationToken,
+    tasks: JoinSet<()>,
+    heartbeat: tokio::task::JoinHandle<()>,
+    listener: Option<tokio::task::JoinHandle<()>>,
+    store: Store,
+    worker_id: String,
+    counters: Arc<WorkerCounters>,
+}
+
+impl RuntimeHandle {
+    pub fn worker_id(&self) -> &str {
+        &self.worker_id
+    }
+
+    /// Jobs finished and failed by this process so far.
+    pub fn counts(&self) -> (i64, i64) {
+        (
+            self.counters.done.load(Ordering::Relaxed),
+            self.counters.failed.load(Ordering::Relaxed),
+        )
+    }
+
+    /// Graceful stop: no new jobs; running ones finish within the grace
+    /// period or are handed back; the heartbeat records the stop.
+    pub async fn shutdown(mut self) {
+        self.stop.cancel();
+        while self.tasks.join_next().await.is_some() {}
+        let _ = self.heartbeat.await;
+        if let Some(listener) = self.listener.take() {
+            let _ = listener.await;
+        }
+        if let Err(e) = self.store.worker_stopped(&self.worker_id).await {
+            tracing::warn!(error = %e, "cannot record the worker's stop");
+        }
+        tracing::info!(worker = self.worker_id, "workers stopped");
+    }
+
+    /// Stops everything at once, recording nothing and handing nothing back,
+    /// as a crash would. Leases bring the jobs back. For tests.
+    pub fn abort(mut self) {
+        self.tasks.abort_all();
+        self.heartbeat.abort();
+        if let Some(listener) = self.listener.take() {
+            listener.abort();
+        }
+    }
+}
+
+async fn run_heartbeat(
+    store: Store,
+    mut beat: WorkerBeat,
+    counters: Arc<WorkerCounters>,
+    every: Duration,
+    stop: CancellationToken,
+) {
+    loop {
+        tokio::select! {
+            _ = stop.cancelled() => return,
+            _ = tokio::time::sleep(every) => {}
+        }
+        beat.jobs_done = counters.done.load(Ordering::Relaxed);
+        beat.jobs_failed = counters.failed.load(Ordering::Relaxed);
+        if let Err(e) = store.worker_heartbeat(&beat).await {
+            tracing::warn!(error = %e, "heartbeat not recorded");
+        }
+    }
+}
+
+/// Enqueues repeatable jobs as they come due, checking once a second.
+async fn run_scheduler(
+    store: Store,
+    wakeups: Wakeups,
+    queues: Vec<String>,
+    max_attempts: i32,
+    stop: CancellationToken,
+) {
+    loop {
+        match store.run_due_schedules(max_attempts).await {
+            Ok(names) if !names.is_empty() => {
+                tracing::debug!(schedules = names.join(","), "repeatable jobs enqueued");
+                for queue in &queues {
+                    wakeups.wake(queue).await;
+                }
+            }
+            Ok(_) => {}
+            Err(e) => tracing::warn!(error = %e, "cannot run due schedules"),
+        }
+        tokio::select! {
+            _ = stop.cancelled() => return,
+            _ = tokio::time::sleep(Duration::from_secs(1)) => {}
+        }
+    }
+}

@@ -1,0 +1,68 @@
+//! The sync job: one run per connection with pending listings.
+//!
+//! This module is the runtime's side: the job, its exclusivity (the job is
+//! deduplicated by connection, so one connection's sync never runs twice at
+//! once) and the ledger that keeps a retried write from applying twice. What
+//! a run pushes to a channel is supplied by a [`ConnectionSync`].
+
+use std::sync::Arc;
+
+use async_trait::async_trait;
+use shelfsync_core::{ConnectionId, TenantId};
+use shelfsync_store::JobRecord;
+
+use crate::worker::{JobContext, JobError, JobHandler};
+
+/// Pushes one connection's pending listings to its channel.
+#[async_trait]
+pub trait ConnectionSync: Send + Sync + 'static {
+    async fn sync(
+        &self,
+        tenant: TenantId,
+        connection: ConnectionId,
+        cx: &JobContext,
+    ) -> Result<(), JobError>;
+}
+
+/// Used until channel adapters are registered: the pending listings stay
+/// pending (nothing is lost) and the run says why.
+pub struct NoChannels;
+
+#[async_trait]
+impl ConnectionSync for NoChannels {
+    async fn sync(
+        &self,
+        tenant: TenantId,
+        connection: ConnectionId,
+        _cx: &JobContext,
+    ) -> Result<(), JobError> {
+        tracing::debug!(%tenant, %connection, "no channel adapter registered; listings stay pending");
+        Ok(())
+    }
+}
+
+/// The handler for `sync.connection` jobs.
+pub struct SyncConnectionJob {
+    pub sync: Arc<dyn ConnectionSync>,
+}
+
+#[async_trait]
+impl JobHandler for SyncConnectionJob {
+    async fn run(&self, job: &JobRecord, cx: &JobContext) -> Result<(), JobError> {
+        let tenant = job
+            .tenant
+            .ok_or_else(|| JobError::Fatal("sync job without a tenant".into()))?;
+        let connection = job
+            .payload
+            .get("connection_id")
+            .and_then(|v| v.as_str())
+            .and_then(|s| s.parse::<ConnectionId>().ok())
+            .ok_or_else(|| {
+                JobError::Fatal(format!(
+                    "sync job without a valid connection_id: {}",
+                    job.payload
+                ))
+            })?;
+        self.sync.sync(tenant, connection, cx).await
+    }
+}
