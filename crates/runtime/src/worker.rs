@@ -131,9 +131,7 @@ impl QueueWorker {
                 let this = this.clone();
                 let in_flight = in_flight.clone();
                 tasks.spawn(async move {
-                    let id = job.id;
-                    this.run_one(job).await;
-                    in_flight.lock().expect("in-flight poisoned").remove(&id);
+                    this.run_one(job, &in_flight).await;
                     drop(permit);
                 });
             }
@@ -175,7 +173,7 @@ impl QueueWorker {
         }
     }
 
-    async fn run_one(&self, job: JobRecord) {
+    async fn run_one(&self, job: JobRecord, in_flight: &InFlight) {
         let started = std::time::Instant::now();
         let outcome = match self.handlers.get(&job.kind) {
             Some(handler) => AssertUnwindSafe(handler.run(&job, &self.cx))
@@ -187,6 +185,12 @@ impl QueueWorker {
                 job.kind, job.queue
             ))),
         };
+        // No more lease extensions: recording the outcome ends this run, and
+        // the job may be claimed again (a rerun) before this task returns.
+        in_flight
+            .lock()
+            .expect("in-flight poisoned")
+            .remove(&job.id);
         let store = &self.cx.store;
         let worker = self.cx.worker_id.as_str();
         let recorded = match outcome {
