@@ -11,6 +11,7 @@ use serde_json::{Value, json};
 use tokio::task::JoinSet;
 
 use crate::server::Server;
+use crate::stats::Percentiles;
 
 #[derive(Args)]
 pub struct GetProductOptions {
@@ -157,15 +158,8 @@ async fn hold(
 
 fn report(samples: &[Sample], rate: u32, seconds: u64) {
     let errors = samples.iter().filter(|s| !s.ok).count();
-    let mut latencies: Vec<Duration> = samples.iter().map(|s| s.latency).collect();
-    latencies.sort();
-    let pct = |p: f64| -> f64 {
-        if latencies.is_empty() {
-            return 0.0;
-        }
-        let idx = ((p / 100.0) * (latencies.len() - 1) as f64).round() as usize;
-        latencies[idx].as_secs_f64() * 1000.0
-    };
+    let latencies = Percentiles::new(samples.iter().map(|s| s.latency).collect());
+    let pct = |p: f64| latencies.ms(p);
     println!(
         "GET /v1/products/{{id}} at {rate} req/s for {seconds} s: {} requests, {errors} errors",
         samples.len()
@@ -176,6 +170,6 @@ fn report(samples: &[Sample], rate: u32, seconds: u64) {
         pct(90.0),
         pct(99.0),
         pct(99.9),
-        latencies.last().map_or(0.0, |d| d.as_secs_f64() * 1000.0)
+        latencies.max_ms()
     );
 }

@@ -3,7 +3,9 @@
 
 mod catalog_csv;
 mod load;
+mod queue;
 mod server;
+mod stats;
 
 use std::path::PathBuf;
 
@@ -28,6 +30,8 @@ enum Command {
     /// Seed products through the bulk API, then hold GET /v1/products/{id} at a
     /// fixed request rate (open loop) and report latency percentiles.
     GetProduct(load::GetProductOptions),
+    /// No-op jobs through the queue: throughput and enqueue-to-start latency.
+    Queue(queue::QueueOptions),
 }
 
 #[tokio::main]
@@ -40,5 +44,6 @@ async fn main() -> anyhow::Result<()> {
             Ok(())
         }
         Command::GetProduct(opts) => load::get_product(opts).await,
+        Command::Queue(opts) => queue::run(opts).await,
     }
 }

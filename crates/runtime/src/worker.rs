@@ -12,7 +12,7 @@ use async_trait::async_trait;
 use futures::FutureExt;
 use shelfsync_core::JobId;
 use shelfsync_store::{FailOutcome, JobRecord, Store};
-use tokio::sync::Semaphore;
+use tokio::sync::{Semaphore, mpsc};
 use tokio::task::JoinSet;
 use tokio_util::sync::CancellationToken;
 
@@ -84,6 +84,7 @@ pub(crate) struct QueueWorker {
 }
 
 type InFlight = Arc<Mutex<HashMap<JobId, ()>>>;
+type Completions = mpsc::UnboundedSender<JobId>;
 
 impl QueueWorker {
     /// Runs until `cx.shutdown` is cancelled, then drains within the grace period.
@@ -95,6 +96,12 @@ impl QueueWorker {
         let mut tasks: JoinSet<()> = JoinSet::new();
         // Dropped, and so stopped, with this future, even when it is aborted.
         let _lease_keeper = AbortOnDrop(tokio::spawn(keep_leases(this.clone(), in_flight.clone())));
+        let (done_tx, done_rx) = mpsc::unbounded_channel();
+        let mut completer = AbortOnDrop(tokio::spawn(record_completions(
+            this.cx.store.clone(),
+            this.cx.worker_id.clone(),
+            done_rx,
+        )));
         let stop = this.cx.shutdown.clone();
 
         while !stop.is_cancelled() {
@@ -106,10 +113,19 @@ impl QueueWorker {
                     _ = tasks.join_next() => continue,
                 }
             }
+            // Claim a full round even when only some slots are free: the
+            // rest wait here for a slot, leased and kept alive like running
+            // jobs, so short jobs cost one claim per round, not one each.
+            let round = this.settings.concurrency.max(1);
             let claimed = match this
                 .cx
                 .store
-                .claim_jobs(&queue, &this.cx.worker_id, free as u32, this.settings.lease)
+                .claim_jobs(
+                    &queue,
+                    &this.cx.worker_id,
+                    round as u32,
+                    this.settings.lease,
+                )
                 .await
             {
                 Ok(jobs) => jobs,
@@ -121,17 +137,33 @@ impl QueueWorker {
                     }
                 }
             };
-            let got_all = claimed.len() == free;
-            for job in claimed {
-                let permit = slots.clone().acquire_owned().await.expect("semaphore open");
-                in_flight
-                    .lock()
-                    .expect("in-flight poisoned")
-                    .insert(job.id, ());
+            let got_all = claimed.len() == round;
+            {
+                let mut held = in_flight.lock().expect("in-flight poisoned");
+                for job in &claimed {
+                    held.insert(job.id, ());
+                }
+            }
+            let mut waiting = claimed.into_iter();
+            while let Some(job) = waiting.next() {
+                let permit = tokio::select! {
+                    permit = slots.clone().acquire_owned() => permit.expect("semaphore open"),
+                    _ = stop.cancelled() => {
+                        // Shutting down: jobs that never started go straight back.
+                        for job in std::iter::once(job).chain(waiting) {
+                            in_flight.lock().expect("in-flight poisoned").remove(&job.id);
+                            if let Err(e) = this.cx.store.release_job(job.id, &this.cx.worker_id).await {
+                                tracing::warn!(error = %e, job = %job.id, "cannot hand back job; it returns after its lease");
+                            }
+                        }
+                        break;
+                    }
+                };
                 let this = this.clone();
                 let in_flight = in_flight.clone();
+                let done_tx = done_tx.clone();
                 tasks.spawn(async move {
-                    this.run_one(job, &in_flight).await;
+                    this.run_one(job, &in_flight, &done_tx).await;
                     drop(permit);
                 });
             }
@@ -171,9 +203,13 @@ impl QueueWorker {
                 }
             }
         }
+        // Every task has ended: closing the channel lets the completer record
+        // the last batch and stop.
+        drop(done_tx);
+        let _ = (&mut completer.0).await;
     }
 
-    async fn run_one(&self, job: JobRecord, in_flight: &InFlight) {
+    async fn run_one(&self, job: JobRecord, in_flight: &InFlight, done: &Completions) {
         let started = std::time::Instant::now();
         let outcome = match self.handlers.get(&job.kind) {
             Some(handler) => AssertUnwindSafe(handler.run(&job, &self.cx))
@@ -197,11 +233,10 @@ impl QueueWorker {
             Ok(()) => {
                 self.counters.done.fetch_add(1, Ordering::Relaxed);
                 tracing::debug!(job = %job.id, kind = job.kind, ms = started.elapsed().as_millis() as u64, "job done");
-                store.complete_job(job.id, worker).await.map(|held| {
-                    if !held {
-                        tracing::warn!(job = %job.id, "finished after its lease passed to another worker");
-                    }
-                })
+                // Recorded in batches by `record_completions`; until then the
+                // job stays leased to us, so nobody else can take it.
+                let _ = done.send(job.id);
+                Ok(())
             }
             Err(JobError::Interrupted) => store.release_job(job.id, worker).await.map(|_| ()),
             Err(error) => {
@@ -232,6 +267,39 @@ impl QueueWorker {
             // The lease will lapse and the job run again: handlers are idempotent.
             tracing::error!(error = %e, job = %job.id, "cannot record the job's outcome");
         }
+    }
+}
+
+/// Records finished jobs, as many per transaction as have finished while the
+/// previous one committed: one commit per job would cap short jobs at a few
+/// thousand a second. A batch that cannot be recorded is left to the leases:
+/// those jobs run again (handlers are idempotent).
+async fn record_completions(
+    store: Store,
+    worker: String,
+    mut done: mpsc::UnboundedReceiver<JobId>,
+) {
+    const MAX_BATCH: usize = 1000;
+    let mut batch = Vec::with_capacity(MAX_BATCH);
+    while let Some(id) = done.recv().await {
+        batch.push(id);
+        while batch.len() < MAX_BATCH {
+            match done.try_recv() {
+                Ok(id) => batch.push(id),
+                Err(_) => break,
+            }
+        }
+        match store.complete_jobs(&batch, &worker).await {
+            Ok(lost) => {
+                for id in lost {
+                    tracing::warn!(job = %id, "finished after its lease passed to another worker");
+                }
+            }
+            Err(e) => {
+                tracing::error!(error = %e, jobs = batch.len(), "cannot record finished jobs; they will run again after their lease")
+            }
+        }
+        batch.clear();
     }
 }
 

@@ -383,6 +383,11 @@ impl Store {
         dispatch!(self.complete_job(id, worker, Utc::now()))
     }
 
+    /// Finishes many jobs in one transaction; returns those whose lease was lost.
+    pub async fn complete_jobs(&self, ids: &[JobId], worker: &str) -> StoreResult<Vec<JobId>> {
+        dispatch!(self.complete_jobs(ids, worker, Utc::now()))
+    }
+
     /// Records a failure: retry at `retry_at`, or dead letter when `None`.
     pub async fn fail_job(
         &self,
