@@ -152,7 +152,7 @@ pub async fn run(opts: QueueOptions) -> anyhow::Result<()> {
     }
     wait_until_recorded(&store, opts.samples, &done).await?;
     handle.shutdown().await;
-    let starts = starts.lock().unwrap();
+    let starts = std::mem::take(&mut *starts.lock().unwrap());
     let latencies: Vec<Duration> = starts
         .iter()
         .map(|(tag, at)| {

@@ -23,6 +23,8 @@ pub(crate) mod sqlite {
     pub(crate) const SKIP_LOCKED: &str = "";
     /// The two-argument minimum.
     pub(crate) const LEAST: &str = "MIN";
+    /// WAL with `synchronous = NORMAL` already commits without waiting for the disk.
+    pub(crate) const RELAXED_COMMIT: Option<&str> = None;
 
     pub(crate) fn dec_in(d: Decimal) -> Dec {
         d.normalize().to_string()
@@ -51,6 +53,11 @@ pub(crate) mod postgres {
     pub(crate) const LOCK_ROW: &str = " FOR UPDATE";
     pub(crate) const SKIP_LOCKED: &str = " FOR UPDATE SKIP LOCKED";
     pub(crate) const LEAST: &str = "LEAST";
+    /// For queue bookkeeping only (claims, completions): commit without waiting
+    /// for the WAL flush. A crash can forget the last few milliseconds of them,
+    /// which leases and idempotent handlers absorb (the job runs again); the
+    /// database stays consistent. Never used for enqueues or business writes.
+    pub(crate) const RELAXED_COMMIT: Option<&str> = Some("SET LOCAL synchronous_commit = off");
 
     pub(crate) fn dec_in(d: Decimal) -> Dec {
         d

@@ -23,6 +23,15 @@ fn job_from_row(row: &<DB as sqlx::Database>::Row) -> StoreResult<JobRecord> {
     })
 }
 
+/// Starts a transaction for queue bookkeeping (see `RELAXED_COMMIT`).
+async fn begin_bookkeeping(pool: &Pool) -> StoreResult<sqlx::Transaction<'static, DB>> {
+    let mut tx = pool.begin_with(BEGIN_WRITE).await?;
+    if let Some(sql) = RELAXED_COMMIT {
+        sqlx::query(sql).execute(&mut *tx).await?;
+    }
+    Ok(tx)
+}
+
 /// Adds a job inside the caller's transaction. A job with the same dedupe key
 /// already waiting absorbs this one (keeping the earlier time and the higher
 /// priority); one already running is told to run once more when it finishes.
@@ -103,7 +112,7 @@ pub(crate) async fn claim_jobs(
                       ORDER BY priority, run_at LIMIT $5{SKIP_LOCKED}) \
          RETURNING {JOB_COLUMNS}"
     );
-    let mut tx = pool.begin_with(BEGIN_WRITE).await?;
+    let mut tx = begin_bookkeeping(pool).await?;
     let mut rows = Vec::new();
     for sql in [stalled, ready] {
         let left = limit - rows.len() as i64;
@@ -178,7 +187,7 @@ pub(crate) async fn complete_jobs(
     if ids.is_empty() {
         return Ok(Vec::new());
     }
-    let mut tx = pool.begin_with(BEGIN_WRITE).await?;
+    let mut tx = begin_bookkeeping(pool).await?;
     let mut done: Vec<Uuid> = Vec::with_capacity(ids.len());
     for chunk in ids.chunks(500) {
         let mut q = QueryBuilder::<DB>::new(
