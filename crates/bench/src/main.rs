@@ -4,6 +4,7 @@
 mod catalog_csv;
 mod load;
 mod queue;
+mod relay;
 mod server;
 mod stats;
 
@@ -32,6 +33,8 @@ enum Command {
     GetProduct(load::GetProductOptions),
     /// No-op jobs through the queue: throughput and enqueue-to-start latency.
     Queue(queue::QueueOptions),
+    /// Commit-to-wake-up latency of the outbox relay and sync queue.
+    Relay(relay::RelayOptions),
 }
 
 #[tokio::main]
@@ -45,5 +48,6 @@ async fn main() -> anyhow::Result<()> {
         }
         Command::GetProduct(opts) => load::get_product(opts).await,
         Command::Queue(opts) => queue::run(opts).await,
+        Command::Relay(opts) => relay::run(opts).await,
     }
 }

@@ -98,8 +98,8 @@ impl QueueWorker {
         let _lease_keeper = AbortOnDrop(tokio::spawn(keep_leases(this.clone(), in_flight.clone())));
         let (done_tx, done_rx) = mpsc::unbounded_channel();
         let mut completer = AbortOnDrop(tokio::spawn(record_completions(
-            this.cx.store.clone(),
-            this.cx.worker_id.clone(),
+            this.cx.clone(),
+            queue.clone(),
             done_rx,
         )));
         let stop = this.cx.shutdown.clone();
@@ -275,8 +275,8 @@ impl QueueWorker {
 /// thousand a second. A batch that cannot be recorded is left to the leases:
 /// those jobs run again (handlers are idempotent).
 async fn record_completions(
-    store: Store,
-    worker: String,
+    cx: JobContext,
+    queue: String,
     mut done: mpsc::UnboundedReceiver<JobId>,
 ) {
     const MAX_BATCH: usize = 1000;
@@ -289,10 +289,14 @@ async fn record_completions(
                 Err(_) => break,
             }
         }
-        match store.complete_jobs(&batch, &worker).await {
-            Ok(lost) => {
-                for id in lost {
+        match cx.store.complete_jobs(&batch, &cx.worker_id).await {
+            Ok(completed) => {
+                for id in completed.lost {
                     tracing::warn!(job = %id, "finished after its lease passed to another worker");
+                }
+                if completed.requeued > 0 {
+                    // New work arrived while they ran: run them again now, not at the next poll.
+                    cx.wakeups.wake(&queue).await;
                 }
             }
             Err(e) => {

@@ -378,13 +378,8 @@ impl Store {
         dispatch!(self.claim_jobs(queue, worker, i64::from(limit), until, now))
     }
 
-    /// Finishes a job. `false` when its lease had passed to another worker.
-    pub async fn complete_job(&self, id: JobId, worker: &str) -> StoreResult<bool> {
-        dispatch!(self.complete_job(id, worker, Utc::now()))
-    }
-
-    /// Finishes many jobs in one transaction; returns those whose lease was lost.
-    pub async fn complete_jobs(&self, ids: &[JobId], worker: &str) -> StoreResult<Vec<JobId>> {
+    /// Finishes jobs in one transaction (see [`Completed`]).
+    pub async fn complete_jobs(&self, ids: &[JobId], worker: &str) -> StoreResult<Completed> {
         dispatch!(self.complete_jobs(ids, worker, Utc::now()))
     }
 

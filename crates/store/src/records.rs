@@ -227,6 +227,15 @@ pub struct JobRecord {
     pub created_at: DateTime<Utc>,
 }
 
+/// What recording finished jobs did.
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct Completed {
+    /// Jobs enqueued again while they ran, now ready: their queue needs a wake-up.
+    pub requeued: usize,
+    /// Jobs whose lease had passed to another worker: nothing was recorded.
+    pub lost: Vec<JobId>,
+}
+
 /// What became of a failed job.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum FailOutcome {
