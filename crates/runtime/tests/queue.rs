@@ -53,7 +53,24 @@ backend_tests!(
     repeatable_jobs_run_once_per_period_across_processes,
     the_outbox_relay_marks_listings_pending_and_wakes_their_connection,
     heartbeats_show_live_and_stopped_workers,
+    wakeups_reach_an_idle_worker_without_polling,
+    a_channel_write_is_recorded_once,
 );
+
+/// PostgreSQL without Redis wakes workers by LISTEN/NOTIFY.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn notify_wakes_an_idle_worker_without_polling() {
+    let Some(db) = TestDatabase::create(shelfsync_testkit::Backend::Postgres).await else {
+        return;
+    };
+    let pool = db.store.postgres_pool().unwrap().clone();
+    idle_worker_is_woken(
+        &db,
+        Wakeups::postgres(pool.clone()),
+        Wakeups::postgres(pool),
+    )
+    .await;
+}
 
 const QUEUE: &str = "test";
 const KIND: &str = "test.job";
@@ -568,6 +585,68 @@ impl ConnectionSync for SyncRecorder {
         self.calls.lock().unwrap().push((tenant, connection));
         Ok(())
     }
+}
+
+/// The worker polls only once a minute here: a job done within seconds was
+/// started by its wake-up. The waker is a separate handle, as another process's.
+async fn idle_worker_is_woken(db: &TestDatabase, worker_side: Wakeups, waker: Wakeups) {
+    let recorder = Recorder::new(Behaviour::Succeed);
+    let handle = Runtime::new(
+        db.store.clone(),
+        worker_side,
+        RuntimeConfig {
+            poll: Duration::from_secs(60),
+            ..config()
+        },
+    )
+    .queue(
+        QUEUE,
+        1,
+        [(KIND, Arc::new(recorder.clone()) as Arc<dyn JobHandler>)],
+    )
+    .start()
+    .await
+    .unwrap();
+    // Past the start-up claim and the listener's first (re)connection wake-up.
+    tokio::time::sleep(Duration::from_millis(1000)).await;
+    for n in 1..=3 {
+        db.store.enqueue_jobs(&[job("woken")]).await.unwrap();
+        waker.wake(QUEUE).await;
+        recorder.wait_for(n, Duration::from_secs(10)).await;
+    }
+    handle.shutdown().await;
+}
+
+async fn wakeups_reach_an_idle_worker_without_polling(db: TestDatabase) {
+    match db.backend {
+        // In one process the worker and the waker share the signal.
+        shelfsync_testkit::Backend::Sqlite => {
+            let shared = wakeups(&db);
+            idle_worker_is_woken(&db, shared.clone(), shared).await;
+        }
+        _ => idle_worker_is_woken(&db, wakeups(&db), wakeups(&db)).await,
+    }
+}
+
+async fn a_channel_write_is_recorded_once(db: TestDatabase) {
+    use shelfsync_core::ListingId;
+    use shelfsync_runtime::idempotency::{content_hash, write_key};
+    let tenant = db.store.create_tenant("Shop", None).await.unwrap();
+    let listing = ListingId::new();
+    let hash = content_hash(&serde_json::json!({ "quantity": 4 }));
+    let write = shelfsync_store::ChannelWrite {
+        key: write_key(listing, &hash),
+        tenant,
+        listing,
+        content_hash: hash,
+    };
+    assert!(!db.store.channel_write_applied(&write.key).await.unwrap());
+    assert!(db.store.record_channel_write(&write).await.unwrap());
+    assert!(db.store.channel_write_applied(&write.key).await.unwrap());
+    assert!(
+        !db.store.record_channel_write(&write).await.unwrap(),
+        "a retried write finds itself already applied"
+    );
 }
 
 async fn heartbeats_show_live_and_stopped_workers(db: TestDatabase) {

@@ -103,3 +103,49 @@ fn a_bad_bootstrap_key_is_refused_at_start() {
         "the configured secret is not echoed"
     );
 }
+
+#[test]
+fn a_worker_stops_cleanly_on_sigterm() {
+    use std::io::{BufRead, BufReader};
+    let dir = tempfile::tempdir().unwrap();
+    let mut child = shelfsync(dir.path())
+        .args(["worker", "--only", "outbox,sync"])
+        .stdout(std::process::Stdio::piped())
+        .spawn()
+        .unwrap();
+    let mut line = String::new();
+    BufReader::new(child.stdout.take().unwrap())
+        .read_line(&mut line)
+        .unwrap();
+    assert!(line.contains("running: outbox, sync"), "{line}");
+    let killed = Command::new("kill")
+        .args(["-TERM", &child.id().to_string()])
+        .status()
+        .unwrap();
+    assert!(killed.success());
+    let status = child.wait().unwrap();
+    assert!(status.success(), "exit status after SIGTERM: {status}");
+
+    let output = shelfsync(dir.path()).arg("queue").output().unwrap();
+    let stdout = String::from_utf8_lossy(&output.stdout);
+    assert!(output.status.success());
+    assert!(
+        stdout.contains("[sync,outbox]") && stdout.contains("stopped"),
+        "the stop is recorded: {stdout}"
+    );
+}
+
+#[test]
+fn an_unknown_worker_is_refused() {
+    let dir = tempfile::tempdir().unwrap();
+    let output = shelfsync(dir.path())
+        .args(["worker", "--only", "sink"])
+        .output()
+        .unwrap();
+    assert!(!output.status.success());
+    assert!(
+        String::from_utf8_lossy(&output.stderr).contains("unknown worker `sink`"),
+        "{}",
+        String::from_utf8_lossy(&output.stderr)
+    );
+}
