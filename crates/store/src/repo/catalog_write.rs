@@ -72,6 +72,16 @@ async fn replace_tags(
         .bind(product)
         .execute(&mut *tx)
         .await?;
+    insert_tags(tx, tenant, product, tags).await
+}
+
+/// Tags for a product that has none yet.
+async fn insert_tags(
+    tx: &mut Conn,
+    tenant: TenantId,
+    product: Uuid,
+    tags: &[String],
+) -> StoreResult<()> {
     if tags.is_empty() {
         return Ok(());
     }
@@ -223,23 +233,29 @@ fn sku_conflict(e: sqlx::Error, variants: &[VariantInput]) -> StoreError {
 }
 
 /// Inserts a validated product; the caller owns the transaction.
+/// `checked` says the caller has just found its SKUs and handle free in this
+/// transaction (the bulk upsert's match), so they are not looked up twice;
+/// the unique indexes remain the final guard either way.
 async fn insert_product(
     tx: &mut Conn,
     ctx: &WriteContext,
     location: Uuid,
     input: &NewProduct,
+    checked: bool,
     now: DateTime<Utc>,
 ) -> StoreResult<Uuid> {
-    let skus: Vec<&str> = input.variants.iter().map(|v| v.sku.as_str()).collect();
-    let taken = skus_in_use(tx, ctx.tenant, &skus, None).await?;
-    if !taken.is_empty() {
-        return Err(StoreError::Conflict(format!(
-            "SKU already in use: {}",
-            taken.join(", ")
-        )));
+    if !checked {
+        let skus: Vec<&str> = input.variants.iter().map(|v| v.sku.as_str()).collect();
+        let taken = skus_in_use(tx, ctx.tenant, &skus, None).await?;
+        if !taken.is_empty() {
+            return Err(StoreError::Conflict(format!(
+                "SKU already in use: {}",
+                taken.join(", ")
+            )));
+        }
     }
     let handle = match &input.handle {
-        Some(h) if handle_taken(tx, ctx.tenant, h, None).await? => {
+        Some(h) if !checked && handle_taken(tx, ctx.tenant, h, None).await? => {
             return Err(StoreError::Conflict(format!(
                 "handle `{h}` is already in use"
             )));
@@ -273,7 +289,7 @@ async fn insert_product(
             e.into()
         }
     })?;
-    replace_tags(tx, ctx.tenant, id, &input.normalised_tags()).await?;
+    insert_tags(tx, ctx.tenant, id, &input.normalised_tags()).await?;
     insert_variants(tx, ctx, location, id, 0, &input.variants, now).await?;
     Ok(id)
 }
@@ -320,7 +336,7 @@ pub async fn create_product(
     input.validate().map_err(StoreError::Invalid)?;
     let mut tx = pool.begin_with(BEGIN_WRITE).await?;
     let location = default_location(&mut tx, ctx.tenant, now).await?;
-    let id = insert_product(&mut tx, ctx, location, input, now).await?;
+    let id = insert_product(&mut tx, ctx, location, input, false, now).await?;
     let product = load_product(&mut tx, ctx.tenant, id)
         .await?
         .ok_or(StoreError::NotFound)?;
@@ -874,7 +890,9 @@ async fn upsert_one(
     input.validate().map_err(StoreError::Invalid)?;
     match match_existing(tx, ctx.tenant, input).await? {
         None => {
-            let id = insert_product(tx, ctx, location, input, now).await?;
+            // `match_existing` found no owner of its SKUs and, if it names
+            // one, no product with its handle.
+            let id = insert_product(tx, ctx, location, input, true, now).await?;
             let product = load_product(tx, ctx.tenant, id)
                 .await?
                 .ok_or(StoreError::NotFound)?;
