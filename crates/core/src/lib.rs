@@ -9,6 +9,7 @@ pub mod ids;
 pub mod money;
 pub mod slug;
 pub mod validation;
+pub mod vault;
 
 pub use ids::*;
 pub use money::{Currency, Price};
