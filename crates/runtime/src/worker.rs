@@ -147,7 +147,7 @@ impl QueueWorker {
             let mut waiting = claimed.into_iter();
             while let Some(job) = waiting.next() {
                 let permit = tokio::select! {
-                    permit = slots.clone().acquire_owned() => permit.expect("semaphore open"),
+                    biased;
                     _ = stop.cancelled() => {
                         // Shutting down: jobs that never started go straight back.
                         for job in std::iter::once(job).chain(waiting) {
@@ -158,6 +158,7 @@ impl QueueWorker {
                         }
                         break;
                     }
+                    permit = slots.clone().acquire_owned() => permit.expect("semaphore open"),
                 };
                 let this = this.clone();
                 let in_flight = in_flight.clone();
@@ -289,7 +290,19 @@ async fn record_completions(
                 Err(_) => break,
             }
         }
-        match cx.store.complete_jobs(&batch, &cx.worker_id).await {
+        // Recording is safe to repeat: retry a failed batch (a deadlock, a
+        // dropped connection) before leaving its jobs to their leases.
+        let mut result = cx.store.complete_jobs(&batch, &cx.worker_id).await;
+        let mut delay = Duration::from_millis(50);
+        for _ in 0..5 {
+            if result.is_ok() {
+                break;
+            }
+            tokio::time::sleep(delay).await;
+            delay *= 2;
+            result = cx.store.complete_jobs(&batch, &cx.worker_id).await;
+        }
+        match result {
             Ok(completed) => {
                 for id in completed.lost {
                     tracing::warn!(job = %id, "finished after its lease passed to another worker");

@@ -55,6 +55,8 @@ backend_tests!(
     heartbeats_show_live_and_stopped_workers,
     wakeups_reach_an_idle_worker_without_polling,
     a_channel_write_is_recorded_once,
+    a_dead_job_retried_beside_a_live_one_is_dropped,
+    a_job_whose_worker_dies_on_every_attempt_goes_dead,
 );
 
 /// PostgreSQL without Redis wakes workers by LISTEN/NOTIFY.
@@ -673,4 +675,68 @@ async fn heartbeats_show_live_and_stopped_workers(db: TestDatabase) {
         .unwrap();
     let me = workers.iter().find(|w| w.id == id).expect("still listed");
     assert!(me.stopped_at.is_some(), "a clean stop is recorded");
+}
+
+async fn a_dead_job_retried_beside_a_live_one_is_dropped(db: TestDatabase) {
+    let keyed = NewJob {
+        dedupe_key: Some("conn_9".into()),
+        ..job("keyed")
+    };
+    db.store
+        .enqueue_jobs(std::slice::from_ref(&keyed))
+        .await
+        .unwrap();
+    let claimed = db
+        .store
+        .claim_jobs(QUEUE, "w1", 1, Duration::from_secs(30))
+        .await
+        .unwrap();
+    db.store
+        .fail_job(claimed[0].id, "w1", "gave up", None)
+        .await
+        .unwrap();
+    db.store
+        .enqueue_jobs(std::slice::from_ref(&keyed))
+        .await
+        .unwrap();
+    assert!(db.store.retry_dead_job(claimed[0].id).await.unwrap());
+    let stats = db.store.queue_stats().await.unwrap();
+    let test = stats.iter().find(|s| s.queue == QUEUE).unwrap();
+    assert_eq!(
+        (test.due, test.dead),
+        (1, 0),
+        "the live job covers the dead one's work"
+    );
+}
+
+async fn a_job_whose_worker_dies_on_every_attempt_goes_dead(db: TestDatabase) {
+    let fragile = NewJob {
+        max_attempts: 2,
+        ..job("fragile")
+    };
+    db.store.enqueue_jobs(&[fragile]).await.unwrap();
+    for worker in ["w1", "w2"] {
+        let claimed = db
+            .store
+            .claim_jobs(QUEUE, worker, 1, Duration::from_millis(1))
+            .await
+            .unwrap();
+        assert_eq!(claimed.len(), 1, "{worker} takes the stalled job");
+        tokio::time::sleep(Duration::from_millis(20)).await;
+    }
+    let claimed = db
+        .store
+        .claim_jobs(QUEUE, "w3", 1, Duration::from_secs(30))
+        .await
+        .unwrap();
+    assert!(claimed.is_empty());
+    let dead = db.store.dead_jobs(10).await.unwrap();
+    assert_eq!(dead.len(), 1);
+    assert!(
+        dead[0]
+            .last_error
+            .as_deref()
+            .unwrap()
+            .contains("stopped responding")
+    );
 }

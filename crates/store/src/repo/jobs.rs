@@ -46,6 +46,7 @@ pub(crate) async fn enqueue_in(
          ON CONFLICT (queue, dedupe_key) WHERE dedupe_key IS NOT NULL AND state IN ('ready', 'running') DO UPDATE SET \
            run_at = CASE WHEN jobs.state = 'ready' THEN {least}(jobs.run_at, excluded.run_at) ELSE jobs.run_at END, \
            priority = {least}(jobs.priority, excluded.priority), \
+           attempts = CASE WHEN jobs.state = 'ready' THEN 0 ELSE jobs.attempts END, \
            rerun = (jobs.state = 'running'), \
            updated_at = excluded.updated_at \
          RETURNING id",
@@ -100,9 +101,12 @@ pub(crate) async fn claim_jobs(
     lease_until: DateTime<Utc>,
     now: DateTime<Utc>,
 ) -> StoreResult<Vec<JobRecord>> {
+    // Our own jobs are never "stalled": while this process lives, its lease
+    // keeper renews them (even after a database outage let them lapse).
     let stalled = format!(
         "UPDATE jobs SET attempts = attempts + 1, locked_by = $1, locked_until = $2, updated_at = $3 \
          WHERE id IN (SELECT id FROM jobs WHERE queue = $4 AND state = 'running' AND locked_until < $3 \
+                      AND locked_by <> $1 AND attempts < max_attempts \
                       ORDER BY locked_until LIMIT $5{SKIP_LOCKED}) \
          RETURNING {JOB_COLUMNS}"
     );
@@ -113,6 +117,17 @@ pub(crate) async fn claim_jobs(
          RETURNING {JOB_COLUMNS}"
     );
     let mut tx = begin_bookkeeping(pool).await?;
+    // A job whose worker died on every attempt (it may be what kills them)
+    // goes to the dead letters instead of round again.
+    sqlx::query(
+        "UPDATE jobs SET state = 'dead', locked_by = NULL, locked_until = NULL, updated_at = $2, \
+         last_error = 'its worker stopped responding on every attempt' \
+         WHERE queue = $1 AND state = 'running' AND locked_until < $2 AND attempts >= max_attempts",
+    )
+    .bind(queue)
+    .bind(now)
+    .execute(&mut *tx)
+    .await?;
     let mut rows = Vec::new();
     for sql in [stalled, ready] {
         let left = limit - rows.len() as i64;
@@ -153,6 +168,9 @@ pub(crate) async fn complete_jobs(
     if ids.is_empty() {
         return Ok(completed);
     }
+    // One lock order for every writer of job rows, so two never deadlock.
+    let mut ids = ids.to_vec();
+    ids.sort();
     let mut tx = begin_bookkeeping(pool).await?;
     let mut done: Vec<Uuid> = Vec::with_capacity(ids.len());
     for chunk in ids.chunks(500) {
@@ -293,8 +311,10 @@ pub(crate) async fn extend_leases(
     if ids.is_empty() {
         return Ok(held);
     }
+    let mut ids = ids.to_vec();
+    ids.sort();
     let mut tx = pool.begin_with(BEGIN_WRITE).await?;
-    for id in ids {
+    for id in &ids {
         let n = sqlx::query(
             "UPDATE jobs SET locked_until = $3, updated_at = $4 WHERE id = $1 AND state = 'running' AND locked_by = $2",
         )
@@ -368,24 +388,31 @@ pub(crate) async fn retry_dead_job(
     now: DateTime<Utc>,
 ) -> StoreResult<bool> {
     let mut tx = pool.begin_with(BEGIN_WRITE).await?;
-    let result = sqlx::query(
-        "UPDATE jobs SET state = 'ready', attempts = 0, run_at = $2, updated_at = $2 WHERE id = $1 AND state = 'dead'",
+    // A live job with the same key already covers this one's work: the dead
+    // one is simply dropped (checked first: on PostgreSQL a failed statement
+    // would abort the whole transaction).
+    let covered: Option<i32> = sqlx::query_scalar(
+        "SELECT 1 FROM jobs d JOIN jobs l ON l.queue = d.queue AND l.dedupe_key = d.dedupe_key \
+         WHERE d.id = $1 AND d.state = 'dead' AND l.state IN ('ready', 'running') LIMIT 1",
     )
     .bind(id.as_uuid())
-    .bind(now)
-    .execute(&mut *tx)
-    .await;
-    let n = match result {
-        Ok(r) => r.rows_affected(),
-        // A job with the same key is already waiting: this one adds nothing.
-        Err(e) if StoreError::is_unique_violation(&e) => {
-            sqlx::query("DELETE FROM jobs WHERE id = $1 AND state = 'dead'")
-                .bind(id.as_uuid())
-                .execute(&mut *tx)
-                .await?
-                .rows_affected()
-        }
-        Err(e) => return Err(e.into()),
+    .fetch_optional(&mut *tx)
+    .await?;
+    let n = if covered.is_some() {
+        sqlx::query("DELETE FROM jobs WHERE id = $1 AND state = 'dead'")
+            .bind(id.as_uuid())
+            .execute(&mut *tx)
+            .await?
+            .rows_affected()
+    } else {
+        sqlx::query(
+            "UPDATE jobs SET state = 'ready', attempts = 0, run_at = $2, updated_at = $2 WHERE id = $1 AND state = 'dead'",
+        )
+        .bind(id.as_uuid())
+        .bind(now)
+        .execute(&mut *tx)
+        .await?
+        .rows_affected()
     };
     tx.commit().await?;
     Ok(n == 1)

@@ -82,6 +82,8 @@ pub(crate) async fn relay_outbox(
             }
         }
     }
+    // One lock order for every writer of job rows, so two relays never deadlock.
+    connections.sort();
     for (tenant, connection) in &connections {
         let connection = ConnectionId::from_uuid(*connection);
         enqueue_in(
