@@ -141,6 +141,20 @@ impl Store {
         }
     }
 
+    /// Refreshes the planner's statistics: worth it after a large import, so
+    /// the next queries are planned for the tables as they now are.
+    pub async fn analyze(&self) -> StoreResult<()> {
+        match &self.backend {
+            Backend::Sqlite(p) => {
+                sqlx::query("PRAGMA optimize").execute(p).await?;
+            }
+            Backend::Postgres(p) => {
+                sqlx::query("ANALYZE").execute(p).await?;
+            }
+        }
+        Ok(())
+    }
+
     pub async fn close(&self) {
         match &self.backend {
             Backend::Sqlite(p) => p.close().await,

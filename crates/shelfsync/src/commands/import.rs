@@ -73,6 +73,11 @@ pub async fn run(global: &GlobalOptions, opts: ImportOptions) -> anyhow::Result<
     }
     drop(results);
     progress.finish_and_clear();
+    if created + updated > 0
+        && let Err(e) = store.analyze().await
+    {
+        tracing::warn!(error = %e, "could not refresh table statistics after the import");
+    }
     store.close().await;
 
     println!(

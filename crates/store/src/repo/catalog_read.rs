@@ -97,10 +97,16 @@ pub(crate) async fn load_products(
         .enumerate()
         .map(|(i, p)| (p.id.as_uuid(), i))
         .collect();
+    // The children are read by product id alone: these ids came from the
+    // tenant-scoped query above, so every row below is the tenant's. A
+    // `tenant_id` filter here adds nothing but a second index the planner can
+    // pick wrongly while the table's statistics are stale (after a large
+    // import it scanned every row of the tenant's index for one product).
+    let ids: Vec<Uuid> = products.iter().map(|p| p.id.as_uuid()).collect();
+    let ids = ids.as_slice();
 
     let mut qb =
-        QueryBuilder::<DB>::new("SELECT product_id, tag FROM product_tags WHERE tenant_id = ");
-    qb.push_bind(tenant.as_uuid()).push(" AND product_id IN");
+        QueryBuilder::<DB>::new("SELECT product_id, tag FROM product_tags WHERE product_id IN");
     push_id_list(&mut qb, ids);
     qb.push(" ORDER BY product_id, position");
     for row in qb.build().fetch_all(&mut *conn).await? {
@@ -112,9 +118,8 @@ pub(crate) async fn load_products(
 
     let mut qb = QueryBuilder::<DB>::new(
         "SELECT id, product_id, sku, barcode, title, options, price, compare_at_price, currency, \
-         weight_grams, position, created_at, updated_at FROM product_variants WHERE tenant_id = ",
+         weight_grams, position, created_at, updated_at FROM product_variants WHERE product_id IN",
     );
-    qb.push_bind(tenant.as_uuid()).push(" AND product_id IN");
     push_id_list(&mut qb, ids);
     qb.push(" ORDER BY product_id, position, id");
     let mut variant_index: HashMap<Uuid, (usize, usize)> = HashMap::new();
@@ -128,9 +133,8 @@ pub(crate) async fn load_products(
 
     let mut qb = QueryBuilder::<DB>::new(
         "SELECT l.variant_id, l.location_id, l.available FROM inventory_levels l \
-         JOIN product_variants v ON v.id = l.variant_id WHERE v.tenant_id = ",
+         JOIN product_variants v ON v.id = l.variant_id WHERE v.product_id IN",
     );
-    qb.push_bind(tenant.as_uuid()).push(" AND v.product_id IN");
     push_id_list(&mut qb, ids);
     qb.push(" ORDER BY l.location_id");
     for row in qb.build().fetch_all(&mut *conn).await? {
