@@ -7,10 +7,14 @@
 pub mod catalog;
 pub mod ids;
 pub mod money;
+pub mod platform;
+pub mod quota;
+pub mod retry;
 pub mod slug;
 pub mod validation;
 pub mod vault;
 
 pub use ids::*;
 pub use money::{Currency, Price};
+pub use platform::Platform;
 pub use validation::{FieldError, ValidationErrors};

@@ -9,7 +9,6 @@
 pub mod cleanup;
 pub mod idempotency;
 pub mod relay;
-pub mod retry;
 pub mod sync;
 pub mod wake;
 pub mod worker;
@@ -26,10 +25,10 @@ use tokio_util::sync::CancellationToken;
 
 pub use crate::cleanup::{CLEANUP_JOB, CLEANUP_QUEUE, Cleanup, Retention};
 pub use crate::relay::{OUTBOX_QUEUE, RelaySettings};
-pub use crate::retry::Backoff;
 pub use crate::sync::{ConnectionSync, NoChannels, SyncConnectionJob};
 pub use crate::wake::Wakeups;
 pub use crate::worker::{JobContext, JobError, JobHandler, QueueSettings, WorkerCounters};
+pub use shelfsync_core::retry::Backoff;
 
 /// The queue webhook deliveries are processed from.
 pub const WEBHOOK_QUEUE: &str = "webhook";

@@ -16,8 +16,8 @@ use tokio::sync::{Semaphore, mpsc};
 use tokio::task::JoinSet;
 use tokio_util::sync::CancellationToken;
 
-use crate::retry::Backoff;
 use crate::wake::Wakeups;
+use shelfsync_core::retry::Backoff;
 
 /// Why a job did not finish.
 #[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]

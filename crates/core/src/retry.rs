@@ -1,6 +1,7 @@
 //! When to try a failed job again: exponential back-off with full jitter.
 //!
-//! Pure arithmetic: the random draw is passed in, so tests pin it.
+//! Pure arithmetic: the random draw is passed in, so tests pin it. Used by the
+//! job queue for failed jobs and by the channel clients for throttled calls.
 
 use std::time::Duration;
 

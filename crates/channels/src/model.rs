@@ -1,0 +1,199 @@
+//! What crosses the Channel trait: the catalog as we want a channel to hold
+//! it, and what a channel tells us back. Channel-neutral; each adapter maps
+//! these to and from its platform's wire shapes.
+
+use chrono::{DateTime, Utc};
+use rust_decimal::Decimal;
+use serde::{Deserialize, Serialize};
+
+/// A product as the channel should hold it, after rules and transforms.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct ProductPush {
+    /// Correlates the outcome with the caller's listing (the master product id).
+    pub key: String,
+    /// The channel's id for this product once it has one.
+    pub external_id: Option<String>,
+    pub handle: String,
+    pub title: String,
+    pub description: Option<String>,
+    pub vendor: Option<String>,
+    pub product_type: Option<String>,
+    pub tags: Vec<String>,
+    pub status: PushStatus,
+    /// Option names in order (`Size`, `Colour`); variants give values in this order.
+    pub options: Vec<String>,
+    pub images: Vec<String>,
+    pub variants: Vec<VariantPush>,
+}
+
+/// Whether the product should be on sale on the channel.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "lowercase")]
+pub enum PushStatus {
+    Active,
+    Draft,
+    Archived,
+}
+
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct VariantPush {
+    /// The join key between the master catalog and every channel.
+    pub sku: String,
+    pub external_id: Option<String>,
+    /// Values for the product's options, same order and length.
+    pub option_values: Vec<String>,
+    pub price: Decimal,
+    pub compare_at_price: Option<Decimal>,
+    /// ISO 4217 code of both prices.
+    pub currency: String,
+    pub barcode: Option<String>,
+    pub weight_grams: Option<Decimal>,
+    /// Units the channel may sell (after buffers and caps).
+    pub quantity: i64,
+}
+
+/// One stock level to set on a channel.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct InventoryPush {
+    pub sku: String,
+    pub external_product_id: Option<String>,
+    pub external_variant_id: Option<String>,
+    /// The platform's id for the stock record when it differs from the
+    /// variant's (Shopify's inventory item, eBay's offer).
+    pub inventory_ref: Option<String>,
+    pub quantity: i64,
+}
+
+/// Where a product ended up on the channel.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct ProductRef {
+    pub external_id: String,
+    pub variants: Vec<VariantRef>,
+}
+
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct VariantRef {
+    pub sku: String,
+    pub external_id: String,
+    pub inventory_ref: Option<String>,
+}
+
+/// Why the channel refused one item of a batch (the rest may have gone through).
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct ItemError {
+    pub code: String,
+    pub message: String,
+    /// Worth trying again later unchanged (a conflict or a transient fault),
+    /// as opposed to data the channel will never accept.
+    pub retryable: bool,
+}
+
+impl ItemError {
+    pub fn permanent(code: impl Into<String>, message: impl Into<String>) -> Self {
+        Self {
+            code: code.into(),
+            message: message.into(),
+            retryable: false,
+        }
+    }
+
+    pub fn retryable(code: impl Into<String>, message: impl Into<String>) -> Self {
+        Self {
+            code: code.into(),
+            message: message.into(),
+            retryable: true,
+        }
+    }
+}
+
+/// The result for one product of a batch, in input order.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct ProductOutcome {
+    pub key: String,
+    pub result: Result<ProductRef, ItemError>,
+}
+
+/// The result for one stock level of a batch, in input order.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct InventoryOutcome {
+    pub sku: String,
+    pub result: Result<(), ItemError>,
+}
+
+/// A product as the channel holds it, read back for reconciliation.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct ChannelListing {
+    pub external_id: String,
+    pub title: String,
+    pub status: Option<String>,
+    pub variants: Vec<ChannelVariant>,
+    pub updated_at: Option<DateTime<Utc>>,
+}
+
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct ChannelVariant {
+    pub external_id: String,
+    pub sku: Option<String>,
+    pub price: Option<Decimal>,
+    pub quantity: Option<i64>,
+}
+
+/// One page of read-back; `next_cursor` is `None` on the last page.
+#[derive(Debug, Clone, PartialEq, Default, Serialize, Deserialize)]
+pub struct ListingPage {
+    pub listings: Vec<ChannelListing>,
+    pub next_cursor: Option<String>,
+}
+
+/// An order placed on the channel, reduced to what moves stock.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct ChannelOrder {
+    pub external_id: String,
+    pub created_at: Option<DateTime<Utc>>,
+    pub lines: Vec<OrderLine>,
+}
+
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct OrderLine {
+    pub sku: Option<String>,
+    pub external_variant_id: Option<String>,
+    pub quantity: i64,
+}
+
+/// A verified webhook, parsed.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct WebhookEvent {
+    /// The platform's own id for this delivery's event, for deduplication.
+    pub event_id: String,
+    /// The platform's topic name (`orders/create`, `order.created`…).
+    pub topic: String,
+    /// When the platform says the event happened, for anti-replay windows.
+    pub occurred_at: Option<DateTime<Utc>>,
+    pub kind: WebhookKind,
+}
+
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(tag = "type", rename_all = "snake_case")]
+pub enum WebhookKind {
+    OrderCreated {
+        order: ChannelOrder,
+    },
+    OrderCancelled {
+        order: ChannelOrder,
+    },
+    ProductUpdated {
+        listing: ChannelListing,
+    },
+    ProductDeleted {
+        external_id: String,
+    },
+    /// A topic we subscribe to but do not act on, kept for the log.
+    Other,
+}
+
+/// How many items one call of each kind may carry.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+pub struct BatchLimits {
+    pub products: usize,
+    pub inventory: usize,
+}
