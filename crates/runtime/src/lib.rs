@@ -7,6 +7,7 @@
 //! worker` runs one on its own, `shelfsync api` runs none.
 
 pub mod cleanup;
+pub mod connections;
 pub mod idempotency;
 pub mod relay;
 pub mod sync;
@@ -116,6 +117,7 @@ pub struct Runtime {
     schedules: Vec<JobSchedule>,
     host: String,
     worker_id: String,
+    channels: Option<connections::ChannelHub>,
 }
 
 impl Runtime {
@@ -140,7 +142,15 @@ impl Runtime {
             schedules: Vec::new(),
             host,
             worker_id,
+            channels: None,
         }
+    }
+
+    /// Meter this process's channel calls into `rate_limit_tracking` (every
+    /// few seconds, and once more on shutdown) and raise quota alerts.
+    pub fn with_channels(mut self, hub: connections::ChannelHub) -> Self {
+        self.channels = Some(hub);
+        self
     }
 
     /// The runtime `shelfsync worker` and `serve` run: the chosen workers with
@@ -286,6 +296,9 @@ impl Runtime {
                 stop.clone(),
             ));
         }
+        if let Some(hub) = self.channels.clone() {
+            tasks.spawn(run_usage_flusher(hub, USAGE_FLUSH_EVERY, stop.clone()));
+        }
         let beat = WorkerBeat {
             id: self.worker_id.clone(),
             host: self.host.clone(),
@@ -367,6 +380,25 @@ impl RuntimeHandle {
         self.heartbeat.abort();
         if let Some(listener) = self.listener.take() {
             listener.abort();
+        }
+    }
+}
+
+/// How often channel usage is written to the database.
+const USAGE_FLUSH_EVERY: Duration = Duration::from_secs(5);
+
+async fn run_usage_flusher(hub: connections::ChannelHub, every: Duration, stop: CancellationToken) {
+    loop {
+        let stopping = tokio::select! {
+            biased;
+            () = stop.cancelled() => true,
+            () = tokio::time::sleep(every) => false,
+        };
+        if let Err(error) = hub.flush_usage().await {
+            tracing::warn!(%error, "could not record channel usage");
+        }
+        if stopping {
+            return;
         }
     }
 }

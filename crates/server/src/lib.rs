@@ -21,6 +21,7 @@ use axum::extract::{DefaultBodyLimit, Request};
 use axum::middleware::{from_fn, from_fn_with_state};
 use axum::response::IntoResponse;
 use redis::aio::ConnectionManager;
+use shelfsync_runtime::connections::ChannelHub;
 use shelfsync_runtime::{OUTBOX_QUEUE, Wakeups};
 use shelfsync_store::Store;
 use tower_http::catch_panic::CatchPanicLayer;
@@ -44,6 +45,8 @@ pub struct ServerConfig {
     pub clerk: Option<ClerkConfig>,
     /// Namespace for this deployment's Redis keys.
     pub redis_prefix: String,
+    /// Where this server is reached from outside, for OAuth redirect URIs.
+    pub public_url: String,
 }
 
 impl Default for ServerConfig {
@@ -54,6 +57,7 @@ impl Default for ServerConfig {
             idempotency_ttl: chrono::Duration::hours(24),
             clerk: None,
             redis_prefix: "shelfsync:".into(),
+            public_url: "http://127.0.0.1:8080".into(),
         }
     }
 }
@@ -68,6 +72,9 @@ pub struct AppState {
     pub redis: Option<ConnectionManager>,
     /// Rings the outbox relay after every successful write.
     pub wakeups: Wakeups,
+    /// Opens and refreshes channel credentials; `None` on a server built
+    /// without a key ring (some tests), whose connection routes answer 503.
+    pub channels: Option<ChannelHub>,
 }
 
 impl AppState {
@@ -111,6 +118,7 @@ impl AppState {
             clerk,
             redis,
             wakeups,
+            channels: None,
         })
     }
 }
@@ -122,6 +130,8 @@ pub fn router(state: AppState) -> Router {
         .merge(routes::variants::router())
         .merge(routes::api_keys::router())
         .merge(routes::audit::router())
+        .merge(routes::connections::router())
+        .merge(routes::alerts::router())
         // Layers run bottom-up: authenticate, then count against the budget,
         // then claim the idempotency key.
         .route_layer(from_fn_with_state(state.clone(), wake_outbox))
@@ -131,6 +141,7 @@ pub fn router(state: AppState) -> Router {
     let max_body = state.config.max_body_bytes;
     Router::new()
         .merge(v1)
+        .merge(routes::connections::callback_router())
         .merge(routes::health::router())
         .merge(openapi::router())
         .fallback(|| async { ApiError::NotFound("no such route".into()) })

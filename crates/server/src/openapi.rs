@@ -10,7 +10,7 @@ use utoipa::openapi::security::{HttpAuthScheme, HttpBuilder, SecurityScheme};
 use utoipa::{Modify, OpenApi};
 
 use crate::AppState;
-use crate::routes::{api_keys, audit, health, products, variants};
+use crate::routes::{alerts, api_keys, audit, connections, health, products, variants};
 
 #[derive(OpenApi)]
 #[openapi(
@@ -26,6 +26,9 @@ use crate::routes::{api_keys, audit, health, products, variants};
         variants::fetch, variants::update, variants::change_inventory, variants::history,
         api_keys::list, api_keys::create, api_keys::revoke,
         audit::list,
+        connections::list, connections::create, connections::show, connections::disconnect,
+        connections::install, connections::callback, connections::usage,
+        alerts::list,
     ),
     modifiers(&BearerAuth)
 )]

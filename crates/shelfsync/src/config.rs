@@ -36,6 +36,29 @@ pub enum Command {
     Import(ImportOptions),
     /// Export products as a Shopify product CSV.
     Export(ExportOptions),
+    /// Encryption keys for channel credentials: generate, rotate, status.
+    #[command(subcommand)]
+    Keys(KeysCommand),
+}
+
+#[derive(Debug, Subcommand)]
+pub enum KeysCommand {
+    /// Print a new key entry (`id:base64key`) to put first in SHELFSYNC_ENCRYPTION_KEYS.
+    Generate {
+        /// The key's id; defaults to one based on today's date.
+        #[arg(long)]
+        id: Option<String>,
+    },
+    /// Re-encrypt every stored credential under the first (newest) key,
+    /// online: workers and the API keep running.
+    Rotate {
+        /// Embedded mode: generate a new key, put it first in the data
+        /// dir's key file, then re-encrypt under it.
+        #[arg(long)]
+        add_key: bool,
+    },
+    /// How many stored credentials each key encrypts.
+    Status,
 }
 
 #[derive(Debug, Clone, Copy, ValueEnum)]
@@ -68,6 +91,28 @@ pub struct GlobalOptions {
         global = true
     )]
     pub db_max_connections: u32,
+    /// Keys for channel credentials, `id:base64key,…`, newest first (it
+    /// encrypts; all decrypt). Generated into the data dir on the first
+    /// embedded run if unset.
+    #[arg(
+        long,
+        env = "SHELFSYNC_ENCRYPTION_KEYS",
+        hide_env_values = true,
+        global = true
+    )]
+    pub encryption_keys: Option<String>,
+    /// Where to reach platforms other than their own hosts, `platform=url,…`
+    /// (the channel simulator, a sandbox).
+    #[arg(long, env = "SHELFSYNC_CHANNEL_BASES", global = true)]
+    pub channel_bases: Option<String>,
+    /// The OAuth app per platform, `platform=client_id:client_secret,…`.
+    #[arg(
+        long,
+        env = "SHELFSYNC_CHANNEL_APPS",
+        hide_env_values = true,
+        global = true
+    )]
+    pub channel_apps: Option<String>,
     #[arg(
         long,
         env = "SHELFSYNC_LOG_FORMAT",
@@ -90,6 +135,10 @@ impl GlobalOptions {
 pub struct ServeOptions {
     #[arg(long, env = "SHELFSYNC_LISTEN", default_value = "127.0.0.1:8080")]
     pub listen: SocketAddr,
+    /// The URL this server is reached at from outside (OAuth redirects);
+    /// defaults to http:// and the listen address.
+    #[arg(long, env = "SHELFSYNC_PUBLIC_URL")]
+    pub public_url: Option<String>,
     /// Fixes the first-run admin key instead of generating one.
     #[arg(long, env = "SHELFSYNC_BOOTSTRAP_API_KEY", hide_env_values = true)]
     pub bootstrap_api_key: Option<String>,

@@ -26,6 +26,7 @@ async fn main() -> std::process::ExitCode {
         Command::Migrate => commands::migrate::run(&cli.global).await,
         Command::Import(opts) => commands::import::run(&cli.global, opts).await,
         Command::Export(opts) => commands::export::run(&cli.global, opts).await,
+        Command::Keys(cmd) => commands::keys::run(&cli.global, cmd).await,
     };
     match result {
         Ok(()) => std::process::ExitCode::SUCCESS,

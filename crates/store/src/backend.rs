@@ -42,6 +42,7 @@ pub(crate) mod sqlite {
     include!("repo/jobs.rs");
     include!("repo/outbox.rs");
     include!("repo/channels.rs");
+    include!("repo/connections.rs");
 }
 
 pub(crate) mod postgres {
@@ -75,4 +76,5 @@ pub(crate) mod postgres {
     include!("repo/jobs.rs");
     include!("repo/outbox.rs");
     include!("repo/channels.rs");
+    include!("repo/connections.rs");
 }

@@ -529,6 +529,102 @@ impl Store {
     ) -> StoreResult<Vec<ListingRecord>> {
         dispatch!(self.list_listings(tenant, connection))
     }
+
+    pub async fn create_connection(&self, new: &NewConnection) -> StoreResult<ConnectionRecord> {
+        dispatch!(self.create_connection(new, Utc::now()))
+    }
+
+    pub async fn get_connection(
+        &self,
+        tenant: TenantId,
+        id: ConnectionId,
+    ) -> StoreResult<Option<ConnectionRecord>> {
+        dispatch!(self.get_connection(tenant, id))
+    }
+
+    pub async fn list_connections(&self, tenant: TenantId) -> StoreResult<Vec<ConnectionRecord>> {
+        dispatch!(self.list_connections(tenant))
+    }
+
+    /// Swap sealed credentials if they are still `previous` (compare and set).
+    pub async fn replace_credentials(
+        &self,
+        tenant: TenantId,
+        id: ConnectionId,
+        previous: Option<&shelfsync_core::vault::Sealed>,
+        sealed: &shelfsync_core::vault::Sealed,
+        token_expires_at: Option<DateTime<Utc>>,
+    ) -> StoreResult<bool> {
+        dispatch!(self.replace_credentials(
+            tenant,
+            id,
+            previous,
+            sealed,
+            token_expires_at,
+            Utc::now()
+        ))
+    }
+
+    pub async fn disconnect_connection(
+        &self,
+        tenant: TenantId,
+        id: ConnectionId,
+    ) -> StoreResult<bool> {
+        dispatch!(self.disconnect_connection(tenant, id, Utc::now()))
+    }
+
+    /// Credentials sealed under another key than `current_key_id`, for rotation.
+    pub async fn stale_credentials(
+        &self,
+        current_key_id: &str,
+        limit: i64,
+    ) -> StoreResult<Vec<StaleCredentials>> {
+        dispatch!(self.stale_credentials(current_key_id, limit))
+    }
+
+    /// How many stored credentials each key id seals.
+    pub async fn credentials_by_key(&self) -> StoreResult<Vec<(String, i64)>> {
+        dispatch!(self.credentials_by_key())
+    }
+
+    pub async fn insert_oauth_state(
+        &self,
+        state_hash: &[u8],
+        state: &OAuthState,
+    ) -> StoreResult<()> {
+        dispatch!(self.insert_oauth_state(state_hash, state, Utc::now()))
+    }
+
+    /// Take (and delete) an install's state; `None` if unknown, used or expired.
+    pub async fn take_oauth_state(&self, state_hash: &[u8]) -> StoreResult<Option<OAuthState>> {
+        dispatch!(self.take_oauth_state(state_hash, Utc::now()))
+    }
+
+    pub async fn add_usage(&self, deltas: &[UsageDelta]) -> StoreResult<()> {
+        dispatch!(self.add_usage(deltas))
+    }
+
+    pub async fn usage_since(
+        &self,
+        tenant: TenantId,
+        connection: ConnectionId,
+        since: DateTime<Utc>,
+    ) -> StoreResult<Vec<UsageRecord>> {
+        dispatch!(self.usage_since(tenant, connection, since))
+    }
+
+    /// Store an alert unless the same one is open; true when stored.
+    pub async fn raise_alert(&self, alert: &NewAlert) -> StoreResult<bool> {
+        dispatch!(self.raise_alert(alert, Utc::now()))
+    }
+
+    pub async fn resolve_alert(&self, kind: &str, subject: &str) -> StoreResult<bool> {
+        dispatch!(self.resolve_alert(kind, subject, Utc::now()))
+    }
+
+    pub async fn list_alerts(&self, tenant: TenantId, limit: i64) -> StoreResult<Vec<AlertRecord>> {
+        dispatch!(self.list_alerts(tenant, limit))
+    }
 }
 
 fn chrono_duration(d: Duration) -> chrono::Duration {

@@ -4,6 +4,7 @@ use chrono::{DateTime, Utc};
 use serde::{Deserialize, Serialize};
 use shelfsync_core::catalog::{Product, ProductStatus};
 use shelfsync_core::{ApiKeyId, ConnectionId, JobId, ListingId, ProductId, TenantId, UserId};
+use uuid::Uuid;
 
 /// Who is making a change and under which request: every write records it.
 #[derive(Debug, Clone)]
@@ -332,4 +333,101 @@ pub struct ListingRecord {
     /// pending, synced, failed, conflict or excluded.
     pub status: String,
     pub updated_at: DateTime<Utc>,
+}
+
+/// A channel account to register. The id is chosen by the caller because
+/// the sealed credentials are bound to it.
+#[derive(Debug, Clone)]
+pub struct NewConnection {
+    pub id: ConnectionId,
+    pub tenant: TenantId,
+    pub platform: String,
+    pub name: String,
+    pub account: Option<String>,
+    pub settings: serde_json::Value,
+    pub credentials: Option<shelfsync_core::vault::Sealed>,
+    pub token_expires_at: Option<DateTime<Utc>>,
+}
+
+/// A channel account as stored, credentials still sealed.
+#[derive(Debug, Clone)]
+pub struct ConnectionRecord {
+    pub id: ConnectionId,
+    pub tenant: TenantId,
+    pub platform: String,
+    pub name: String,
+    pub account: Option<String>,
+    /// active or disconnected.
+    pub status: String,
+    pub settings: serde_json::Value,
+    pub credentials: Option<shelfsync_core::vault::Sealed>,
+    pub token_expires_at: Option<DateTime<Utc>>,
+    pub created_at: DateTime<Utc>,
+    pub updated_at: DateTime<Utc>,
+}
+
+/// Sealed credentials found under a key other than the current one.
+#[derive(Debug, Clone)]
+pub struct StaleCredentials {
+    pub id: ConnectionId,
+    pub tenant: TenantId,
+    pub sealed: shelfsync_core::vault::Sealed,
+}
+
+/// An OAuth install waiting for the platform's callback.
+#[derive(Debug, Clone, PartialEq)]
+pub struct OAuthState {
+    pub tenant: TenantId,
+    pub platform: String,
+    pub name: String,
+    pub account: Option<String>,
+    pub redirect_uri: String,
+    pub pkce_verifier: Option<String>,
+    pub expires_at: DateTime<Utc>,
+}
+
+/// Quota use of one connection in one minute, to add to what is stored.
+#[derive(Debug, Clone, PartialEq)]
+pub struct UsageDelta {
+    pub tenant: TenantId,
+    pub connection: ConnectionId,
+    pub window_start: DateTime<Utc>,
+    pub calls: i64,
+    pub cost_used: i64,
+    pub throttled: i64,
+    pub quota_limit: Option<i64>,
+}
+
+/// A stored minute of quota use.
+#[derive(Debug, Clone, PartialEq, Serialize, utoipa::ToSchema)]
+pub struct UsageRecord {
+    pub connection: ConnectionId,
+    pub window_start: DateTime<Utc>,
+    pub calls: i64,
+    pub cost_used: i64,
+    pub throttled: i64,
+    pub quota_limit: Option<i64>,
+}
+
+/// An alert to raise; one stays open per (kind, subject).
+#[derive(Debug, Clone)]
+pub struct NewAlert {
+    pub tenant: Option<TenantId>,
+    pub kind: String,
+    pub severity: String,
+    pub subject: String,
+    pub message: String,
+    pub detail: serde_json::Value,
+}
+
+#[derive(Debug, Clone, Serialize, utoipa::ToSchema)]
+pub struct AlertRecord {
+    pub id: Uuid,
+    pub kind: String,
+    pub severity: String,
+    pub subject: String,
+    pub message: String,
+    pub detail: serde_json::Value,
+    pub created_at: DateTime<Utc>,
+    pub resolved_at: Option<DateTime<Utc>>,
 }

@@ -1,7 +1,9 @@
 //! The `/v1` resources, one module each, each exposing its own `router()`.
 
+pub mod alerts;
 pub mod api_keys;
 pub mod audit;
+pub mod connections;
 pub mod health;
 pub mod products;
 pub mod variants;

@@ -12,6 +12,7 @@ use std::net::SocketAddr;
 use reqwest::{Method, RequestBuilder, Response};
 use serde_json::{Value, json};
 use shelfsync_core::TenantId;
+use shelfsync_runtime::connections::{ChannelHub, ChannelSettings};
 use shelfsync_server::auth::api_key;
 use shelfsync_server::{AppState, ServerConfig};
 use shelfsync_store::{Store, WriteContext};
@@ -55,8 +56,40 @@ pub struct TestApp {
     pub store: Store,
     pub backend: Backend,
     pub state: AppState,
+    /// The channel simulator every platform points at.
+    pub sim: shelfsync_sim::Simulator,
     redis_url: Option<String>,
     _db: TestDatabase,
+}
+
+/// A hub with a fresh key ring whose platforms all point at `sim`, with an
+/// OAuth app on each that the simulator accepts.
+pub fn channel_hub(store: &Store, sim: &shelfsync_sim::Simulator, keys: &str) -> ChannelHub {
+    let mut settings = ChannelSettings::default();
+    for platform in shelfsync_core::Platform::ALL {
+        settings
+            .bases
+            .insert(platform, sim.base(platform.as_str()).parse().unwrap());
+        settings.apps.insert(
+            platform,
+            shelfsync_channels::AppCredentials {
+                client_id: "shelfsync-test-app".into(),
+                client_secret: shelfsync_sim::SIM_CLIENT_SECRET.to_owned().into(),
+            },
+        );
+    }
+    ChannelHub::new(
+        store.clone(),
+        std::sync::Arc::new(shelfsync_core::vault::KeyRing::parse(keys).unwrap()),
+        shelfsync_channels::ChannelDeps::local(),
+        settings,
+    )
+}
+
+/// A key ring spec with one fresh key.
+pub fn fresh_keys(id: &str) -> String {
+    use shelfsync_core::vault::{ExposeSecret, KeyRing};
+    KeyRing::generate_entry(id).expose_secret().to_owned()
 }
 
 impl TestApp {
@@ -81,9 +114,13 @@ impl TestApp {
             .ensure_bootstrap_key(&key.display_prefix, &key.hash)
             .await
             .unwrap();
-        let state = AppState::new(store.clone(), config, redis_url.as_deref())
+        let sim = shelfsync_sim::Simulator::start("127.0.0.1:0".parse().unwrap())
             .await
             .unwrap();
+        let mut state = AppState::new(store.clone(), config, redis_url.as_deref())
+            .await
+            .unwrap();
+        state.channels = Some(channel_hub(&store, &sim, &fresh_keys("test1")));
         let addr = serve(state.clone()).await;
         Some(TestApp {
             addr,
@@ -93,6 +130,7 @@ impl TestApp {
             store,
             backend,
             state,
+            sim,
             redis_url,
             _db: db,
         })
@@ -101,9 +139,10 @@ impl TestApp {
     /// A second server on the same database and Redis, as a second API process.
     pub async fn sibling(&self) -> SocketAddr {
         let config = (*self.state.config).clone();
-        let state = AppState::new(self.store.clone(), config, self.redis_url.as_deref())
+        let mut state = AppState::new(self.store.clone(), config, self.redis_url.as_deref())
             .await
             .unwrap();
+        state.channels = self.state.channels.clone();
         serve(state).await
     }
 

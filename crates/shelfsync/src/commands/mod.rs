@@ -1,5 +1,7 @@
+pub mod channels;
 pub mod export;
 pub mod import;
+pub mod keys;
 pub mod migrate;
 pub mod queue;
 pub mod serve;

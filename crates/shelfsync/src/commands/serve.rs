@@ -30,9 +30,15 @@ pub async fn run(global: &GlobalOptions, opts: ServeOptions, role: Role) -> anyh
             issuer: opts.clerk_issuer,
             authorized_parties: opts.clerk_authorized_parties,
         }),
+        public_url: opts
+            .public_url
+            .clone()
+            .unwrap_or_else(|| format!("http://{}", opts.listen)),
         ..ServerConfig::default()
     };
-    let state = AppState::new(store.clone(), config, global.redis_url.as_deref()).await?;
+    let hub = super::channels::hub(global, &store).await?;
+    let mut state = AppState::new(store.clone(), config, global.redis_url.as_deref()).await?;
+    state.channels = Some(hub.clone());
     // `serve` runs every worker in this process, sharing the API's wake-ups.
     let workers = match role {
         Role::Serve => Some(
@@ -41,6 +47,7 @@ pub async fn run(global: &GlobalOptions, opts: ServeOptions, role: Role) -> anyh
                 state.wakeups.clone(),
                 &opts.runtime,
                 &WorkerKind::ALL,
+                hub,
             )
             .await?,
         ),

@@ -3,6 +3,7 @@
 use std::sync::Arc;
 
 use anyhow::Context;
+use shelfsync_runtime::connections::ChannelHub;
 use shelfsync_runtime::{NoChannels, Runtime, RuntimeHandle, Wakeups, WorkerKind};
 use shelfsync_store::Store;
 
@@ -17,7 +18,8 @@ pub async fn run(global: &GlobalOptions, opts: WorkerOptions) -> anyhow::Result<
     } else {
         opts.only.clone()
     };
-    let handle = start(&store, wakeups, &opts.runtime, &kinds).await?;
+    let hub = super::channels::hub(global, &store).await?;
+    let handle = start(&store, wakeups, &opts.runtime, &kinds, hub).await?;
     println!(
         "Shelfsync worker {} running: {}",
         handle.worker_id(),
@@ -39,6 +41,7 @@ pub async fn start(
     wakeups: Wakeups,
     opts: &RuntimeOptions,
     kinds: &[WorkerKind],
+    hub: ChannelHub,
 ) -> anyhow::Result<RuntimeHandle> {
     Runtime::standard(
         store.clone(),
@@ -47,6 +50,7 @@ pub async fn start(
         kinds,
         Arc::new(NoChannels),
     )
+    .with_channels(hub)
     .start()
     .await
     .context("could not start the workers")

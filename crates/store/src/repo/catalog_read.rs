@@ -131,12 +131,18 @@ pub(crate) async fn load_products(
         }
     }
 
+    if variant_index.is_empty() {
+        return Ok(products);
+    }
+    // By the variant ids just read, not by a join on product id: a lookup on
+    // the (variant_id, location_id) key whatever the statistics say (with
+    // none, the planner hashed the whole table for one product).
+    let variant_ids: Vec<Uuid> = variant_index.keys().copied().collect();
     let mut qb = QueryBuilder::<DB>::new(
-        "SELECT l.variant_id, l.location_id, l.available FROM inventory_levels l \
-         JOIN product_variants v ON v.id = l.variant_id WHERE v.product_id IN",
+        "SELECT variant_id, location_id, available FROM inventory_levels WHERE variant_id IN",
     );
-    push_id_list(&mut qb, ids);
-    qb.push(" ORDER BY l.location_id");
+    push_id_list(&mut qb, &variant_ids);
+    qb.push(" ORDER BY location_id");
     for row in qb.build().fetch_all(&mut *conn).await? {
         let vid: Uuid = row.try_get("variant_id")?;
         if let Some(&(p, v)) = variant_index.get(&vid) {
