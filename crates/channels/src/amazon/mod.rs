@@ -52,7 +52,12 @@
 //!   attribute per option (`size`, `color`). Which themes and attribute names a
 //!   product type accepts is defined by the Product Type Definitions API,
 //!   which this adapter does not call: a theme the product type lacks comes
-//!   back as an INVALID issue on that product.
+//!   back as an INVALID issue on that product. Several variants without
+//!   option names cannot form a family: they are put as standalone items
+//!   and the product is known by its first SKU.
+//! * A family's outcome is the first failure among its parent and children;
+//!   the items that were accepted stay on Amazon, and a retry puts them again
+//!   (a put is a full replace, so repeating it is harmless).
 //! * No bulk feed. Listings Items has no multi-item call; the bulk path is
 //!   the Feeds API `JSON_LISTINGS_FEED` (up to 25,000 messages, five feeds per
 //!   five minutes: <https://developer-docs.amazon.com/sp-api/changelog/update-feed-size-and-rate-limit-changes-for-the-json_listings_feed>).
