@@ -34,6 +34,10 @@ pub struct GetProductOptions {
     redis_url: Option<String>,
     #[arg(long, default_value_t = 18_181)]
     port: u16,
+    /// Use the products already in the database (from an earlier run) when
+    /// there are enough, instead of seeding again.
+    #[arg(long)]
+    reuse: bool,
 }
 
 pub async fn get_product(opts: GetProductOptions) -> anyhow::Result<()> {
@@ -54,18 +58,74 @@ async fn run(server: &Server, opts: &GetProductOptions) -> anyhow::Result<()> {
         .pool_max_idle_per_host(256)
         .build()?;
     let seed_start = Instant::now();
-    let ids = seed(&client, server, opts.products).await?;
+    let existing = if opts.reuse {
+        existing_ids(&client, server, opts.products).await?
+    } else {
+        Vec::new()
+    };
+    let ids = if existing.len() >= opts.products {
+        println!(
+            "reusing {} products already in the database",
+            existing.len()
+        );
+        existing
+    } else {
+        seed(&client, server, opts.products).await?
+    };
     println!(
         "seeded {} products through POST /v1/products/bulk in {:.1} s",
         ids.len(),
         seed_start.elapsed().as_secs_f64()
     );
 
+    if let Some(url) = &opts.database_url {
+        // This machine's PostgreSQL runs with autovacuum off; refresh the
+        // planner's statistics once, as autovacuum would after a bulk load.
+        let store =
+            shelfsync_store::Store::connect(url, &shelfsync_store::StoreOptions::default()).await?;
+        store.analyze().await?;
+        store.close().await;
+        println!("refreshed planner statistics (ANALYZE)");
+    }
     let warmup = (opts.seconds / 4).max(2);
     hold(&client, server, &ids, opts.rate, warmup).await;
     let samples = hold(&client, server, &ids, opts.rate, opts.seconds).await;
     report(&samples, opts.rate, opts.seconds);
     Ok(())
+}
+
+/// Up to `count` product ids already stored, read through the list API.
+async fn existing_ids(
+    client: &reqwest::Client,
+    server: &Server,
+    count: usize,
+) -> anyhow::Result<Vec<String>> {
+    let mut ids = Vec::with_capacity(count);
+    let mut cursor: Option<String> = None;
+    while ids.len() < count {
+        let mut url = format!("{}/v1/products?limit=250", server.base);
+        if let Some(c) = &cursor {
+            url.push_str(&format!("&cursor={c}"));
+        }
+        let page: Value = client
+            .get(url)
+            .bearer_auth(&server.key)
+            .send()
+            .await?
+            .error_for_status()?
+            .json()
+            .await?;
+        for p in page["data"].as_array().into_iter().flatten() {
+            if let Some(id) = p["id"].as_str() {
+                ids.push(id.to_string());
+            }
+        }
+        match page["next_cursor"].as_str() {
+            Some(c) => cursor = Some(c.to_owned()),
+            None => break,
+        }
+    }
+    Ok(ids)
 }
 
 async fn seed(

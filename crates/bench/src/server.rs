@@ -38,6 +38,12 @@ impl Server {
             .kill_on_drop(true);
         if let Some(url) = database_url {
             command.env("DATABASE_URL", url);
+            // PostgreSQL deployments bring their own keys; any fresh one will do.
+            let entry = shelfsync_core::vault::KeyRing::generate_entry("bench");
+            command.env(
+                "SHELFSYNC_ENCRYPTION_KEYS",
+                shelfsync_core::vault::ExposeSecret::expose_secret(&entry),
+            );
         }
         if let Some(url) = redis_url {
             command.env("REDIS_URL", url);

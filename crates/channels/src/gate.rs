@@ -53,6 +53,16 @@ pub trait QuotaGate: Send + Sync + 'static {
     }
 }
 
+/// Whether a throttle empties this limit's bucket. A 429 does not say which
+/// limit was hit; emptying a bucket that refills within a minute costs at
+/// most that minute, but emptying a daily cap would hold the connection to
+/// a trickle for hours over one per-second throttle. Daily caps are kept
+/// honest by the platform's remaining-today figure instead.
+fn drains_on_throttle(limit: &shelfsync_core::quota::Limit) -> bool {
+    let refill = limit.refill_per_sec();
+    refill > 0.0 && limit.capacity() / refill <= 60.0
+}
+
 fn secs(wait: f64) -> Duration {
     if wait.is_finite() {
         Duration::from_secs_f64(wait.max(0.001))
@@ -129,6 +139,9 @@ impl QuotaGate for LocalGate {
             for (index, scoped) in model.applicable(operation) {
                 let limit = &scoped.limit;
                 let mut bucket = buckets[index];
+                if report.throttled && !drains_on_throttle(limit) {
+                    continue;
+                }
                 if report.throttled {
                     bucket = bucket.drained(now);
                     if let Some(wait) = report.retry_after_secs {
@@ -287,6 +300,9 @@ impl QuotaGate for RedisGate {
         let mut any = false;
         for (index, scoped) in model.applicable(operation) {
             let limit = &scoped.limit;
+            if report.throttled && !drains_on_throttle(limit) {
+                continue;
+            }
             let (mode, value) = if report.throttled {
                 ("drain", report.retry_after_secs.unwrap_or(0.0))
             } else if limit.counts_points()
@@ -364,6 +380,28 @@ mod tests {
         let wait = gate.try_reserve("c", &model, "op", 1.0).await.unwrap_err();
         assert!(wait <= Duration::from_millis(500), "{wait:?}");
         assert!(gate.try_reserve("other", &model, "op", 1.0).await.is_ok());
+    }
+
+    #[tokio::test]
+    async fn a_throttle_does_not_empty_a_daily_cap() {
+        let gate = LocalGate::default();
+        let model = QuotaModel::unlimited()
+            .with(
+                Scope::All,
+                Limit::TokenBucket {
+                    rate_per_sec: 10.0,
+                    burst: 10.0,
+                },
+            )
+            .with(Scope::All, Limit::DailyCap { calls: 10_000.0 });
+        let report = QuotaReport {
+            throttled: true,
+            retry_after_secs: Some(0.5),
+            ..Default::default()
+        };
+        gate.report("c", &model, "op", 1.0, &report).await;
+        let wait = gate.try_reserve("c", &model, "op", 1.0).await.unwrap_err();
+        assert!(wait <= Duration::from_millis(700), "{wait:?}");
     }
 
     #[tokio::test]

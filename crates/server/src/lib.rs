@@ -45,8 +45,9 @@ pub struct ServerConfig {
     pub clerk: Option<ClerkConfig>,
     /// Namespace for this deployment's Redis keys.
     pub redis_prefix: String,
-    /// Where this server is reached from outside, for OAuth redirect URIs.
-    pub public_url: String,
+    /// Where this server is reached from outside, for OAuth redirect URIs;
+    /// `None` uses the request's `Host` over plain HTTP (local use).
+    pub public_url: Option<String>,
 }
 
 impl Default for ServerConfig {
@@ -57,7 +58,7 @@ impl Default for ServerConfig {
             idempotency_ttl: chrono::Duration::hours(24),
             clerk: None,
             redis_prefix: "shelfsync:".into(),
-            public_url: "http://127.0.0.1:8080".into(),
+            public_url: None,
         }
     }
 }

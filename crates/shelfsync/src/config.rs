@@ -136,7 +136,7 @@ pub struct ServeOptions {
     #[arg(long, env = "SHELFSYNC_LISTEN", default_value = "127.0.0.1:8080")]
     pub listen: SocketAddr,
     /// The URL this server is reached at from outside (OAuth redirects);
-    /// defaults to http:// and the listen address.
+    /// unset, the request's own `Host` over http:// (fine for local use).
     #[arg(long, env = "SHELFSYNC_PUBLIC_URL")]
     pub public_url: Option<String>,
     /// Fixes the first-run admin key instead of generating one.

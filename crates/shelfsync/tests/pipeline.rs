@@ -27,6 +27,10 @@ fn shelfsync(db: &TestDatabase, args: &[&str]) -> Process {
         .env("DATABASE_URL", &db.url)
         .env("REDIS_URL", db.redis_url.as_deref().unwrap())
         .env("SHELFSYNC_BOOTSTRAP_API_KEY", KEY)
+        .env(
+            "SHELFSYNC_ENCRYPTION_KEYS",
+            "pipeline:AAECAwQFBgcICQoLDA0ODxAREhMUFRYXGBkaGxwdHh8=",
+        )
         .env("SHELFSYNC_RATE_LIMIT_PER_MINUTE", "1000000")
         .env("SHELFSYNC_JOB_LEASE_SECS", "3")
         .env("SHELFSYNC_DB_MAX_CONNECTIONS", "8")

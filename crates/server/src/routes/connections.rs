@@ -11,7 +11,7 @@ use std::collections::HashMap;
 
 use axum::Router;
 use axum::extract::{Path, Query, State};
-use axum::http::{StatusCode, header};
+use axum::http::{HeaderMap, StatusCode, header};
 use axum::response::{IntoResponse, Response};
 use axum::routing::get;
 use base64::Engine;
@@ -343,11 +343,23 @@ pub struct InstallRedirect {
 }
 
 /// The URL the platform sends the merchant back to.
-fn redirect_uri(state: &AppState, platform: Platform) -> String {
-    format!(
-        "{}/v1/connections/{platform}/callback",
-        state.config.public_url.trim_end_matches('/')
-    )
+fn redirect_uri(state: &AppState, headers: &HeaderMap, platform: Platform) -> ApiResult<String> {
+    let base = match &state.config.public_url {
+        Some(url) => url.trim_end_matches('/').to_owned(),
+        None => {
+            let host = headers
+                .get(header::HOST)
+                .and_then(|h| h.to_str().ok())
+                .filter(|h| !h.is_empty() && h.chars().all(|c| c.is_ascii_graphic()))
+                .ok_or_else(|| {
+                    ApiError::BadRequest(
+                        "a Host header is needed (or set SHELFSYNC_PUBLIC_URL)".into(),
+                    )
+                })?;
+            format!("http://{host}")
+        }
+    };
+    Ok(format!("{base}/v1/connections/{platform}/callback"))
 }
 
 fn state_hash(state: &str) -> Vec<u8> {
@@ -363,6 +375,7 @@ pub async fn install(
     principal: Principal,
     Path(key): Path<String>,
     Query(params): Query<InstallParams>,
+    headers: HeaderMap,
 ) -> ApiResult<Response> {
     let hub = hub(&state)?;
     let platform = parse_platform(&key)?;
@@ -395,7 +408,7 @@ pub async fn install(
     let csrf: [u8; 32] = rand::random();
     let csrf = URL_SAFE_NO_PAD.encode(csrf);
     let pkce = oauth_endpoints.pkce.then(Pkce::generate);
-    let redirect_uri = redirect_uri(&state, platform);
+    let redirect_uri = redirect_uri(&state, &headers, platform)?;
     state
         .store
         .insert_oauth_state(

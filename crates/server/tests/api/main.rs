@@ -5,6 +5,7 @@ mod support;
 
 mod auth;
 mod catalog;
+mod connections;
 
 mod edge;
 mod idempotency;

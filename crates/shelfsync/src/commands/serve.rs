@@ -30,10 +30,7 @@ pub async fn run(global: &GlobalOptions, opts: ServeOptions, role: Role) -> anyh
             issuer: opts.clerk_issuer,
             authorized_parties: opts.clerk_authorized_parties,
         }),
-        public_url: opts
-            .public_url
-            .clone()
-            .unwrap_or_else(|| format!("http://{}", opts.listen)),
+        public_url: opts.public_url.clone(),
         ..ServerConfig::default()
     };
     let hub = super::channels::hub(global, &store).await?;
