@@ -72,11 +72,13 @@ async fn run(server: &Server, opts: &GetProductOptions) -> anyhow::Result<()> {
     } else {
         seed(&client, server, opts.products).await?
     };
-    println!(
-        "seeded {} products through POST /v1/products/bulk in {:.1} s",
-        ids.len(),
-        seed_start.elapsed().as_secs_f64()
-    );
+    if !opts.reuse {
+        println!(
+            "seeded {} products through POST /v1/products/bulk in {:.1} s",
+            ids.len(),
+            seed_start.elapsed().as_secs_f64()
+        );
+    }
 
     if let Some(url) = &opts.database_url {
         // This machine's PostgreSQL runs with autovacuum off; refresh the

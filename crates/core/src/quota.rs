@@ -117,6 +117,35 @@ impl QuotaModel {
         self
     }
 
+    /// The same model paced with one request of each request-counted burst
+    /// held back. A platform starts its bucket when our first call arrives,
+    /// a network trip after ours starts, so pacing to the last token can
+    /// land a call a moment early; one token in hand absorbs that delay.
+    /// Costs nothing in sustained rate.
+    pub fn with_burst_reserve(&self) -> QuotaModel {
+        let mut model = self.clone();
+        for scoped in &mut model.limits {
+            scoped.limit = match scoped.limit {
+                Limit::TokenBucket {
+                    rate_per_sec,
+                    burst,
+                } if burst >= 2.0 => Limit::TokenBucket {
+                    rate_per_sec,
+                    burst: burst - 1.0,
+                },
+                Limit::LeakyBucket {
+                    capacity,
+                    leak_per_sec,
+                } if capacity >= 2.0 => Limit::LeakyBucket {
+                    capacity: capacity - 1.0,
+                    leak_per_sec,
+                },
+                other => other,
+            };
+        }
+        model
+    }
+
     /// The limits a call of `operation` must pass, with their index.
     pub fn applicable<'a>(
         &'a self,

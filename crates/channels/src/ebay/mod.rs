@@ -177,7 +177,7 @@ pub fn connect(
         .access_token
         .clone();
     let model = crate::quota_from_settings(&config.settings, quota::published());
-    let http = deps.http(&config, model);
+    let http = deps.http(&config, model.with_burst_reserve());
     Ok(Arc::new(Ebay {
         http,
         api: config.endpoints.api.clone(),

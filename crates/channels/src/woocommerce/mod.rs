@@ -60,7 +60,7 @@ use reqwest::Method;
 use serde_json::{Value, json};
 use sha2::{Digest, Sha256};
 use shelfsync_core::Platform;
-use shelfsync_core::quota::{Limit, QuotaModel, QuotaReport};
+use shelfsync_core::quota::{QuotaModel, QuotaReport};
 use shelfsync_core::vault::{ExposeSecret, SecretString};
 use url::Url;
 
@@ -118,27 +118,7 @@ pub fn published_quota() -> QuotaModel {
 /// the way (a new connection, a busy network), and with no headroom that
 /// is a 429. One unit covers a delay of `1 / rate` seconds.
 pub fn with_headroom(model: &QuotaModel) -> QuotaModel {
-    let mut model = model.clone();
-    for scoped in &mut model.limits {
-        scoped.limit = match scoped.limit {
-            Limit::TokenBucket {
-                rate_per_sec,
-                burst,
-            } if burst >= 2.0 => Limit::TokenBucket {
-                rate_per_sec,
-                burst: burst - 1.0,
-            },
-            Limit::LeakyBucket {
-                capacity,
-                leak_per_sec,
-            } if capacity >= 2.0 => Limit::LeakyBucket {
-                capacity: capacity - 1.0,
-                leak_per_sec,
-            },
-            other => other,
-        };
-    }
-    model
+    model.with_burst_reserve()
 }
 
 /// The store's URL from the account: a full URL, a bare host (`https://` is

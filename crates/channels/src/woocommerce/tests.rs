@@ -8,6 +8,7 @@ use serde_json::json;
 use super::channel::{parse_event, ping_id};
 use super::wire::{self, WcOrder, WcProduct, WcVariation, WeightUnit};
 use super::*;
+use shelfsync_core::quota::Limit;
 
 fn push(options: &[&str], variants: &[(&str, &[&str], i64)]) -> ProductPush {
     ProductPush {
