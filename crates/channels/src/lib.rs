@@ -209,6 +209,21 @@ pub fn oauth_endpoints(
     }
 }
 
+/// Endpoints for a platform with one API host and one consent host for
+/// every account; with `base` (the simulator, a sandbox) both are `base`.
+pub fn fixed_hosts(base: Option<&Url>, api: &'static str, auth: &'static str) -> PlatformEndpoints {
+    match base {
+        Some(base) => PlatformEndpoints {
+            api: base.clone(),
+            auth: base.clone(),
+        },
+        None => PlatformEndpoints {
+            api: api.parse().expect("static URL"),
+            auth: auth.parse().expect("static URL"),
+        },
+    }
+}
+
 /// Join `path` onto `base` as a sub-path (keeping `base`'s own path).
 pub fn join(base: &Url, path: &str) -> Url {
     let mut s = base.as_str().trim_end_matches('/').to_owned();

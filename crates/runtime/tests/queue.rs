@@ -529,6 +529,15 @@ async fn the_outbox_relay_marks_listings_pending_and_wakes_their_connection(db: 
         assert!(Instant::now() < deadline, "the outbox was never relayed");
         tokio::time::sleep(Duration::from_millis(20)).await;
     }
+    // The first change's sync has run; a change arriving before it would
+    // rightly coalesce into the same run.
+    while synced.calls.lock().unwrap().is_empty() {
+        assert!(
+            Instant::now() < deadline,
+            "the first change was never synced"
+        );
+        tokio::time::sleep(Duration::from_millis(10)).await;
+    }
     // A stock change later is relayed within moments of its commit.
     let variant = product.variants[0].id;
     let change = serde_json::from_value(serde_json::json!({ "adjust": -1 })).unwrap();

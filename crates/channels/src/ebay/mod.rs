@@ -129,16 +129,7 @@ pub const SCOPES: [&str; 2] = [
 /// does not change the hosts: eBay has one API host for every seller.
 pub fn endpoints(account: &str, base: Option<&Url>) -> PlatformEndpoints {
     let _ = account;
-    match base {
-        Some(base) => PlatformEndpoints {
-            api: base.clone(),
-            auth: base.clone(),
-        },
-        None => PlatformEndpoints {
-            api: "https://api.ebay.com".parse().expect("static URL"),
-            auth: "https://auth.ebay.com".parse().expect("static URL"),
-        },
-    }
+    crate::fixed_hosts(base, "https://api.ebay.com", "https://auth.ebay.com")
 }
 
 /// eBay's authorization-code grant: consent at `auth.ebay.com/oauth2/authorize`,

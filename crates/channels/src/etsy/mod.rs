@@ -127,16 +127,7 @@ const WHEN_MADE: [&str; 19] = [
 /// (the shop id) is not part of any host.
 pub fn endpoints(account: &str, base: Option<&Url>) -> PlatformEndpoints {
     let _ = account;
-    match base {
-        Some(base) => PlatformEndpoints {
-            api: base.clone(),
-            auth: base.clone(),
-        },
-        None => PlatformEndpoints {
-            api: "https://api.etsy.com".parse().expect("static URL"),
-            auth: "https://www.etsy.com".parse().expect("static URL"),
-        },
-    }
+    crate::fixed_hosts(base, "https://api.etsy.com", "https://www.etsy.com")
 }
 
 /// Authorization-code flow with PKCE: Etsy apps are public clients, the
