@@ -82,6 +82,14 @@ pub trait Channel: Send + Sync {
         Ok(())
     }
 
+    /// Tell the platform to forget our access, where it has an API for that
+    /// (Shopify's `api_permissions/current`); OAuth platforms with an RFC 7009
+    /// endpoint are revoked through [`oauth::revoke`] instead, and the rest
+    /// only let the merchant remove the app on their side.
+    async fn revoke_access(&self) -> Result<(), ChannelError> {
+        Ok(())
+    }
+
     /// Check a webhook's signature against this connection's secret and
     /// parse it. The raw body is what was signed: pass it untouched.
     fn verify_webhook(

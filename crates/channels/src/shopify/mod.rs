@@ -259,6 +259,34 @@ impl Channel for ShopifyChannel {
         self.subscribe(callback).await
     }
 
+    /// Uninstalls the app from the shop, which revokes its access token:
+    /// `DELETE /admin/api_permissions/current.json`
+    /// (https://shopify.dev/docs/apps/build/authentication-authorization/app-installation/uninstall-app-api-request).
+    async fn revoke_access(&self) -> Result<(), ChannelError> {
+        let url = crate::join(
+            &self.config.endpoints.api,
+            "admin/api_permissions/current.json",
+        );
+        let response = self
+            .gql
+            .http
+            .client()
+            .delete(url)
+            .header("X-Shopify-Access-Token", self.gql.token.expose_secret())
+            .send()
+            .await
+            .map_err(|e| ChannelError::Transient(e.without_url().to_string()))?;
+        match response.status().as_u16() {
+            200..=299 => Ok(()),
+            // Already uninstalled: the token is gone either way.
+            401 | 404 => Ok(()),
+            status => Err(ChannelError::Rejected {
+                status,
+                message: "the shop did not confirm the uninstall".into(),
+            }),
+        }
+    }
+
     fn verify_webhook(
         &self,
         headers: &HeaderMap,

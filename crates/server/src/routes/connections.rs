@@ -307,6 +307,12 @@ async fn revoke_at_platform(hub: &ChannelHub, record: &ConnectionRecord) {
     let Ok(platform) = record.platform.parse::<Platform>() else {
         return;
     };
+    // The platform's own uninstall call, where it has one (Shopify).
+    if let Ok(channel) = hub.channel(record.tenant, record.id).await
+        && let Err(error) = channel.revoke_access().await
+    {
+        tracing::warn!(connection = %record.id, %error, "the platform did not confirm the uninstall");
+    }
     let Ok(secrets) = hub.open(record) else {
         return;
     };

@@ -238,6 +238,39 @@ async fn oauth_connects_a_shop_end_to_end(app: TestApp) {
             !text.contains("sim_at_") && !text.contains("sim_rt_"),
             "{text}"
         );
+
+        // Disconnecting revokes where the platform can: Shopify's uninstall
+        // call makes the token useless at once.
+        if platform == "shopify" {
+            let record = app
+                .store
+                .get_connection(app.tenant, id)
+                .await
+                .unwrap()
+                .unwrap();
+            let token = match hub.open(&record).unwrap().credentials {
+                shelfsync_channels::Credentials::OAuth(t) => {
+                    t.access_token.expose_secret().to_owned()
+                }
+                other => panic!("unexpected {other:?}"),
+            };
+            assert!(
+                app.sim
+                    .core
+                    .accounts
+                    .authenticate("shopify", &token)
+                    .is_some()
+            );
+            let response = app.delete(&format!("/v1/connections/{id}")).await;
+            assert_eq!(response.status(), StatusCode::OK);
+            assert!(
+                app.sim
+                    .core
+                    .accounts
+                    .authenticate("shopify", &token)
+                    .is_none()
+            );
+        }
     }
 }
 

@@ -446,6 +446,10 @@ impl SimPlatform for Shopify {
             .route("/{shop}/admin/api/{version}/graphql.json", post(graphql))
             .route("/{shop}/admin/oauth/authorize", get(authorize))
             .route("/{shop}/admin/oauth/access_token", post(access_token))
+            .route(
+                "/{shop}/admin/api_permissions/current.json",
+                axum::routing::delete(uninstall),
+            )
             .with_state(AppState { sim: self, core })
     }
 
@@ -519,4 +523,27 @@ impl SimPlatform for Shopify {
         payloads::deliver(core, account, "products/update", &payload);
         Ok(())
     }
+}
+
+/// `DELETE /admin/api_permissions/current.json`: the app uninstalls itself
+/// and its token stops working (200 with an empty object, as Shopify answers).
+async fn uninstall(
+    State(s): State<AppState>,
+    Path(shop): Path<String>,
+    headers: HeaderMap,
+) -> axum::response::Response {
+    let token = headers
+        .get("x-shopify-access-token")
+        .and_then(|v| v.to_str().ok())
+        .unwrap_or_default();
+    if s.core.accounts.authenticate(NAME, token).as_deref() != Some(shop.as_str()) {
+        s.core.stats.call(NAME, &shop, "api_permissions", 401, 0.0);
+        return error_json(
+            StatusCode::UNAUTHORIZED,
+            json!({"errors": "[API] Invalid API key or access token (unrecognized login or wrong password)"}),
+        );
+    }
+    s.core.accounts.revoke(NAME, token);
+    s.core.stats.call(NAME, &shop, "api_permissions", 200, 0.0);
+    (StatusCode::OK, axum::Json(json!({}))).into_response()
 }
