@@ -9,6 +9,7 @@
 pub mod cleanup;
 pub mod connections;
 pub mod idempotency;
+pub mod push;
 pub mod relay;
 pub mod sync;
 pub mod wake;

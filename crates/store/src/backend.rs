@@ -43,6 +43,7 @@ pub(crate) mod sqlite {
     include!("repo/outbox.rs");
     include!("repo/channels.rs");
     include!("repo/connections.rs");
+    include!("repo/listings.rs");
 }
 
 pub(crate) mod postgres {
@@ -77,4 +78,5 @@ pub(crate) mod postgres {
     include!("repo/outbox.rs");
     include!("repo/channels.rs");
     include!("repo/connections.rs");
+    include!("repo/listings.rs");
 }

@@ -625,6 +625,29 @@ impl Store {
     pub async fn list_alerts(&self, tenant: TenantId, limit: i64) -> StoreResult<Vec<AlertRecord>> {
         dispatch!(self.list_alerts(tenant, limit))
     }
+
+    /// A connection's listings due for a push, at most `limit`, grouped by product.
+    pub async fn pending_listings(
+        &self,
+        tenant: TenantId,
+        connection: ConnectionId,
+        limit: i64,
+    ) -> StoreResult<Vec<PendingListing>> {
+        dispatch!(self.pending_listings(tenant, connection, limit, Utc::now()))
+    }
+
+    /// Write what pushes did; rows marked pending again meanwhile are left pending.
+    pub async fn record_listing_results(
+        &self,
+        tenant: TenantId,
+        results: &[ListingResult],
+    ) -> StoreResult<u64> {
+        dispatch!(self.record_listing_results(tenant, results, Utc::now()))
+    }
+
+    pub async fn insert_sync_log(&self, log: &NewSyncLog) -> StoreResult<()> {
+        dispatch!(self.insert_sync_log(log, Utc::now()))
+    }
 }
 
 fn chrono_duration(d: Duration) -> chrono::Duration {

@@ -431,3 +431,58 @@ pub struct AlertRecord {
     pub created_at: DateTime<Utc>,
     pub resolved_at: Option<DateTime<Utc>>,
 }
+
+/// A listing waiting to be pushed (pending, or failed and due for a retry).
+#[derive(Debug, Clone, PartialEq)]
+pub struct PendingListing {
+    pub id: ListingId,
+    pub product: ProductId,
+    pub variant: Option<shelfsync_core::VariantId>,
+    pub external_product_id: Option<String>,
+    pub external_variant_id: Option<String>,
+    pub inventory_ref: Option<String>,
+    pub last_pushed_hash: Option<Vec<u8>>,
+    pub attempts: i32,
+    /// When it was last marked pending: the push's result is written only if
+    /// this has not moved, so an edit made during the call is pushed again.
+    pub updated_at: DateTime<Utc>,
+}
+
+/// What a push did to one listing.
+#[derive(Debug, Clone, PartialEq)]
+pub enum ListingOutcome {
+    Synced {
+        external_product_id: String,
+        external_variant_id: Option<String>,
+        inventory_ref: Option<String>,
+        hash: Vec<u8>,
+    },
+    Failed {
+        error: String,
+        next_retry_at: Option<DateTime<Utc>>,
+    },
+    /// The product or variant no longer exists in the catalog.
+    Gone,
+}
+
+#[derive(Debug, Clone, PartialEq)]
+pub struct ListingResult {
+    pub id: ListingId,
+    pub read_at: DateTime<Utc>,
+    pub outcome: ListingOutcome,
+}
+
+/// One row of `sync_logs`.
+#[derive(Debug, Clone)]
+pub struct NewSyncLog {
+    pub tenant: TenantId,
+    pub connection: Option<ConnectionId>,
+    pub listing: Option<ListingId>,
+    pub operation: String,
+    pub status: String,
+    pub dry_run: bool,
+    pub duration_ms: i64,
+    pub api_calls: i32,
+    pub detail: serde_json::Value,
+    pub error: Option<String>,
+}

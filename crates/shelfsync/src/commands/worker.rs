@@ -4,7 +4,8 @@ use std::sync::Arc;
 
 use anyhow::Context;
 use shelfsync_runtime::connections::ChannelHub;
-use shelfsync_runtime::{NoChannels, Runtime, RuntimeHandle, Wakeups, WorkerKind};
+use shelfsync_runtime::push::ChannelPush;
+use shelfsync_runtime::{Runtime, RuntimeHandle, Wakeups, WorkerKind};
 use shelfsync_store::Store;
 
 use crate::config::{GlobalOptions, RuntimeOptions, WorkerOptions};
@@ -48,7 +49,7 @@ pub async fn start(
         wakeups,
         opts.config(),
         kinds,
-        Arc::new(NoChannels),
+        Arc::new(ChannelPush::new(hub.clone())),
     )
     .with_channels(hub)
     .start()

@@ -1,0 +1,203 @@
+//! Catalog changes reach a channel: the outbox relay marks listings
+//! pending, the sync job pushes them through the channel adapter (here the
+//! simulated WooCommerce), and rapid edits made while pushes are in flight
+//! are coalesced instead of sent one by one.
+
+use std::sync::Arc;
+use std::time::{Duration, Instant};
+
+use serde_json::{Value, json};
+use shelfsync_channels::{ChannelDeps, ConnectionSecrets, Credentials};
+use shelfsync_core::catalog::NewProduct;
+use shelfsync_core::vault::{ExposeSecret, KeyRing};
+use shelfsync_core::{ConnectionId, Platform};
+use shelfsync_runtime::connections::{ChannelHub, ChannelSettings};
+use shelfsync_runtime::push::ChannelPush;
+use shelfsync_runtime::{Backoff, Runtime, RuntimeConfig, Wakeups, WorkerKind};
+use shelfsync_store::{NewConnection, WriteContext};
+use shelfsync_testkit::TestDatabase;
+
+macro_rules! backend_tests {
+    ($($name:ident),* $(,)?) => {
+        mod sqlite {
+            $(
+                #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+                async fn $name() {
+                    if let Some(db) = shelfsync_testkit::TestDatabase::create(shelfsync_testkit::Backend::Sqlite).await {
+                        super::$name(db).await;
+                    }
+                }
+            )*
+        }
+        mod postgres {
+            $(
+                #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+                async fn $name() {
+                    if let Some(db) = shelfsync_testkit::TestDatabase::create(shelfsync_testkit::Backend::Postgres).await {
+                        super::$name(db).await;
+                    }
+                }
+            )*
+        }
+    };
+}
+
+backend_tests!(catalog_changes_reach_the_channel_and_rapid_edits_coalesce);
+
+fn config() -> RuntimeConfig {
+    RuntimeConfig {
+        lease: Duration::from_secs(5),
+        poll: Duration::from_millis(200),
+        grace: Duration::from_secs(5),
+        heartbeat: Duration::from_millis(200),
+        max_attempts: 5,
+        backoff: Backoff {
+            base: Duration::from_millis(200),
+            max: Duration::from_secs(2),
+        },
+        ..RuntimeConfig::default()
+    }
+}
+
+async fn sim_listings(sim: &shelfsync_sim::Simulator, store: &str) -> Value {
+    reqwest::get(format!("{}/_sim/woocommerce/{store}/listings", sim.url()))
+        .await
+        .unwrap()
+        .json()
+        .await
+        .unwrap()
+}
+
+/// Waits until the simulated store holds what `done` accepts.
+async fn until(sim: &shelfsync_sim::Simulator, what: &str, done: impl Fn(&Value) -> bool) -> Value {
+    let deadline = Instant::now() + Duration::from_secs(20);
+    loop {
+        let listings = sim_listings(sim, "store1").await;
+        if done(&listings) {
+            return listings;
+        }
+        assert!(
+            Instant::now() < deadline,
+            "{what}: the channel holds {listings}"
+        );
+        tokio::time::sleep(Duration::from_millis(50)).await;
+    }
+}
+
+fn quantity(listings: &Value, sku: &str) -> Option<i64> {
+    listings.as_array()?.iter().find_map(|p| {
+        p["variants"]
+            .as_array()?
+            .iter()
+            .find(|v| v["sku"] == sku)
+            .and_then(|v| v["quantity"].as_i64())
+    })
+}
+
+async fn catalog_changes_reach_the_channel_and_rapid_edits_coalesce(db: TestDatabase) {
+    let sim = shelfsync_sim::Simulator::start("127.0.0.1:0".parse().unwrap())
+        .await
+        .unwrap();
+    let creds = sim.create_account("woocommerce", "store1", None);
+    let mut settings = ChannelSettings::default();
+    settings.bases.insert(
+        Platform::WooCommerce,
+        sim.base("woocommerce").parse().unwrap(),
+    );
+    let keys = KeyRing::generate_entry("k1");
+    let hub = ChannelHub::new(
+        db.store.clone(),
+        Arc::new(KeyRing::parse(keys.expose_secret()).unwrap()),
+        ChannelDeps::local(),
+        settings,
+    );
+
+    let tenant = db.store.create_tenant("Shop", None).await.unwrap();
+    let ctx = WriteContext::new(tenant, "test");
+    let product: NewProduct = serde_json::from_value(json!({
+        "title": "Tee", "options": ["Size"],
+        "variants": [
+            { "sku": "TEE-S", "options": ["S"], "price": "19.99", "inventory_quantity": 5 },
+            { "sku": "TEE-M", "options": ["M"], "price": "21.99", "inventory_quantity": 0 }
+        ]
+    }))
+    .unwrap();
+    let product = db.store.create_product(&ctx, &product).await.unwrap();
+    let id = ConnectionId::new();
+    let secrets = ConnectionSecrets {
+        credentials: Credentials::ConsumerKey {
+            key: creds.consumer_key.clone().into(),
+            secret: creds.consumer_secret.clone().into(),
+        },
+        webhook_secret: None,
+    };
+    db.store
+        .create_connection(&NewConnection {
+            id,
+            tenant,
+            platform: "woocommerce".into(),
+            name: "Woo".into(),
+            account: Some(format!("{}/store1", sim.base("woocommerce"))),
+            settings: json!({}),
+            credentials: Some(hub.seal(tenant, id, &secrets)),
+            token_expires_at: None,
+        })
+        .await
+        .unwrap();
+    for variant in &product.variants {
+        db.store
+            .upsert_listing(tenant, id, product.id, variant.id)
+            .await
+            .unwrap();
+    }
+
+    let wakeups = match &db.redis_url {
+        Some(url) => Wakeups::redis(url).unwrap(),
+        None => Wakeups::local(),
+    };
+    let runtime = Runtime::standard(
+        db.store.clone(),
+        wakeups.clone(),
+        config(),
+        &[WorkerKind::Outbox, WorkerKind::Sync],
+        Arc::new(ChannelPush::new(hub.clone())),
+    )
+    .with_channels(hub)
+    .start()
+    .await
+    .unwrap();
+    wakeups.wake(shelfsync_runtime::OUTBOX_QUEUE).await;
+
+    // The product arrives with both sizes and their stock.
+    let listings = until(&sim, "first push", |l| quantity(l, "TEE-M").is_some()).await;
+    assert_eq!(quantity(&listings, "TEE-S"), Some(5));
+    assert_eq!(quantity(&listings, "TEE-M"), Some(0));
+    let deadline = Instant::now() + Duration::from_secs(10);
+    loop {
+        let rows = db.store.list_listings(tenant, id).await.unwrap();
+        if rows.iter().all(|l| l.status == "synced") {
+            break;
+        }
+        assert!(Instant::now() < deadline, "listings never synced: {rows:?}");
+        tokio::time::sleep(Duration::from_millis(50)).await;
+    }
+
+    // Fifty stock changes in a burst: the channel ends at the last one and
+    // is called far fewer than fifty times.
+    let before = sim.stats("woocommerce", "store1").requests;
+    let small = product.variants[0].id;
+    for n in 1..=50 {
+        let change = serde_json::from_value(json!({ "set": n })).unwrap();
+        db.store
+            .change_inventory(&ctx, small, &change)
+            .await
+            .unwrap();
+        wakeups.wake(shelfsync_runtime::OUTBOX_QUEUE).await;
+    }
+    until(&sim, "the last edit", |l| quantity(l, "TEE-S") == Some(50)).await;
+    tokio::time::sleep(Duration::from_millis(500)).await;
+    let calls = sim.stats("woocommerce", "store1").requests - before;
+    println!("50 rapid edits reached the channel in {calls} calls");
+    assert!(calls <= 16, "{calls} calls for 50 coalescable edits");
+    runtime.shutdown().await;
+}
