@@ -26,6 +26,9 @@ pub struct UsageRow {
 #[derive(Default)]
 pub struct UsageMeter {
     rows: Mutex<HashMap<(ConnectionId, i64), UsageRow>>,
+    /// Calls per connection since the process started, never drained: the
+    /// difference across a sync call is what that call cost in requests.
+    totals: Mutex<HashMap<ConnectionId, u64>>,
 }
 
 impl UsageMeter {
@@ -52,11 +55,27 @@ impl UsageMeter {
                 quota_limit,
             });
         row.calls += 1;
+        *self
+            .totals
+            .lock()
+            .expect("usage lock")
+            .entry(connection)
+            .or_default() += 1;
         row.cost_used += cost;
         row.throttled += i64::from(throttled);
         if quota_limit.is_some() {
             row.quota_limit = quota_limit;
         }
+    }
+
+    /// Calls made for `connection` by this process so far.
+    pub fn calls_so_far(&self, connection: ConnectionId) -> u64 {
+        self.totals
+            .lock()
+            .expect("usage lock")
+            .get(&connection)
+            .copied()
+            .unwrap_or(0)
     }
 
     /// Everything recorded since the last drain; the caller adds it to the

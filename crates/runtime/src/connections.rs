@@ -7,7 +7,7 @@
 //! the ciphertext to its connection (tenant and id as associated data).
 
 use std::collections::HashMap;
-use std::sync::Arc;
+use std::sync::{Arc, Mutex};
 
 use chrono::Utc;
 use shelfsync_channels::oauth;
@@ -103,6 +103,30 @@ pub struct ChannelHub {
     vault: Arc<KeyRing>,
     deps: ChannelDeps,
     settings: Arc<ChannelSettings>,
+    /// Adapters already built, so what an adapter learns once (a shop's
+    /// location, a resolved marketplace) is not asked again on every run.
+    adapters: Arc<Mutex<HashMap<ConnectionId, CachedAdapter>>>,
+}
+
+/// An adapter and the stored state it was built from: a change of
+/// credentials (refresh, rotation), settings or status builds a new one.
+struct CachedAdapter {
+    fingerprint: Vec<u8>,
+    expires_at: Option<chrono::DateTime<Utc>>,
+    channel: Arc<dyn Channel>,
+}
+
+/// What an adapter depends on in a connection's row.
+fn fingerprint(record: &ConnectionRecord) -> Vec<u8> {
+    let mut f = Vec::new();
+    if let Some(sealed) = &record.credentials {
+        f.extend_from_slice(sealed.key_id.as_bytes());
+        f.extend_from_slice(&sealed.nonce);
+    }
+    f.extend_from_slice(record.status.as_bytes());
+    f.extend_from_slice(record.settings.to_string().as_bytes());
+    f.extend_from_slice(record.account.as_deref().unwrap_or_default().as_bytes());
+    f
 }
 
 /// What a key rotation did.
@@ -132,6 +156,7 @@ impl ChannelHub {
             vault,
             deps,
             settings: Arc::new(settings),
+            adapters: Arc::default(),
         }
     }
 
@@ -215,8 +240,32 @@ impl ChannelHub {
             .get_connection(tenant, id)
             .await?
             .ok_or(HubError::NotFound)?;
+        let print = fingerprint(&record);
+        {
+            let adapters = self.adapters.lock().expect("adapter cache lock");
+            if let Some(cached) = adapters.get(&id)
+                && cached.fingerprint == print
+                && cached
+                    .expires_at
+                    .is_none_or(|at| at - REFRESH_MARGIN > Utc::now())
+            {
+                return Ok(cached.channel.clone());
+            }
+        }
         let config = self.config(&record).await?;
-        Ok(shelfsync_channels::connect(config, &self.deps)?)
+        let expires_at = config.secrets.oauth().and_then(|t| t.expires_at);
+        let channel = shelfsync_channels::connect(config, &self.deps)?;
+        // After a refresh the row no longer matches `print`, so the next call
+        // builds once more from what is stored now.
+        self.adapters.lock().expect("adapter cache lock").insert(
+            id,
+            CachedAdapter {
+                fingerprint: print,
+                expires_at,
+                channel: channel.clone(),
+            },
+        );
+        Ok(channel)
     }
 
     /// Refresh a connection's tokens and store them sealed. If another

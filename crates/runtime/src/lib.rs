@@ -8,7 +8,10 @@
 
 pub mod cleanup;
 pub mod connections;
+pub mod diff;
+pub mod dry_run;
 pub mod idempotency;
+pub mod prepare;
 pub mod push;
 pub mod relay;
 pub mod sync;

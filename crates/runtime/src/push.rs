@@ -8,15 +8,17 @@
 //! left pending by the write-back (compare on `updated_at`), so the edits
 //! that arrived during a call are coalesced into one follow-up push.
 //!
-//! Rules and transforms plug in between "build" and "hash"; until they land
-//! the channel gets the master product as it is, with stock never below 0.
+//! What to send is decided by [`crate::prepare`], which the dry run shares:
+//! rules, the channel's view of the product, the hash, the platform's checks.
 
-use std::collections::{BTreeMap, HashMap};
+use std::collections::HashMap;
 use std::time::{Duration, Instant};
 
 use async_trait::async_trait;
 use chrono::Utc;
-use shelfsync_channels::{ChannelError, ProductOutcome, ProductPush, PushStatus, VariantPush};
+use shelfsync_channels::{
+    ChannelError, InventoryPush, ItemError, ProductOutcome, ProductPush, PushStatus, VariantPush,
+};
 use shelfsync_core::catalog::{Product, ProductStatus};
 use shelfsync_core::retry::Backoff;
 use shelfsync_core::{ConnectionId, ProductId, TenantId};
@@ -24,11 +26,12 @@ use shelfsync_store::{ListingOutcome, ListingResult, NewSyncLog, PendingListing}
 
 use crate::connections::{ChannelHub, HubError};
 use crate::idempotency::content_hash;
+use crate::prepare::{Decision, Hashes, prepare};
 use crate::sync::ConnectionSync;
 use crate::worker::{JobContext, JobError};
 
-/// Listings taken per round of a run.
-const ROUND: i64 = 500;
+/// Listings taken per round of a run (the dry run plans in the same rounds).
+pub const ROUND: i64 = 500;
 /// Rounds per run; listings still due after that are left for the next wake-up.
 const MAX_ROUNDS: usize = 20;
 
@@ -106,6 +109,16 @@ pub fn push_hash(push: &ProductPush) -> Vec<u8> {
     content_hash(&serde_json::to_value(&content).expect("a push serialises"))
 }
 
+/// The hash of the push with stock left out: equal to the last accepted
+/// one means only stock changed, which a stock-level call can carry.
+pub fn catalog_hash(push: &ProductPush) -> Vec<u8> {
+    let mut content = push.clone();
+    for v in &mut content.variants {
+        v.quantity = 0;
+    }
+    push_hash(&content)
+}
+
 #[async_trait]
 impl ConnectionSync for ChannelPush {
     async fn sync(
@@ -124,7 +137,12 @@ impl ConnectionSync for ChannelPush {
             Err(e) => return Err(JobError::Retry(format!("cannot reach the channel: {e}"))),
         };
         let store = &cx.store;
-        let batch = channel.batch_limits().products.max(1);
+        let retry = |e: shelfsync_store::StoreError| JobError::Retry(e.to_string());
+        let rules = store
+            .rules_for(tenant, connection, channel.platform())
+            .await
+            .map_err(retry)?;
+        let limits = channel.batch_limits();
         for _ in 0..MAX_ROUNDS {
             if cx.shutdown.is_cancelled() {
                 return Err(JobError::Interrupted);
@@ -132,207 +150,299 @@ impl ConnectionSync for ChannelPush {
             let due = store
                 .pending_listings(tenant, connection, ROUND)
                 .await
-                .map_err(|e| JobError::Retry(e.to_string()))?;
+                .map_err(retry)?;
             if due.is_empty() {
                 return Ok(());
             }
-            let mut by_product: BTreeMap<ProductId, Vec<&PendingListing>> = BTreeMap::new();
-            for listing in &due {
-                by_product.entry(listing.product).or_default().push(listing);
-            }
-            let ids: Vec<ProductId> = by_product.keys().copied().collect();
+            let mut ids: Vec<ProductId> = due.iter().map(|l| l.product).collect();
+            ids.dedup();
             let products: HashMap<ProductId, Product> = store
                 .get_products(tenant, &ids)
                 .await
-                .map_err(|e| JobError::Retry(e.to_string()))?
+                .map_err(retry)?
                 .into_iter()
                 .map(|p| (p.id, p))
                 .collect();
 
             let mut results = Vec::new();
             let mut to_send: Vec<Outgoing> = Vec::new();
-            for (id, listings) in &by_product {
-                let Some(product) = products.get(id) else {
-                    results.extend(listings.iter().map(|l| ListingResult {
+            let mut stock: Vec<StockUpdate> = Vec::new();
+            for prepared in prepare(channel.as_ref(), connection, &rules, &products, &due) {
+                let settle = |outcome: ListingOutcome| {
+                    prepared.listings.iter().map(move |l| ListingResult {
                         id: l.id,
                         read_at: l.updated_at,
-                        outcome: ListingOutcome::Gone,
-                    }));
-                    continue;
+                        outcome: outcome.clone(),
+                    })
                 };
-                let push = product_push(product, listings);
-                let hash = push_hash(&push);
-                let unchanged = listings.iter().all(|l| {
-                    l.last_pushed_hash.as_deref() == Some(hash.as_slice())
-                        && l.external_product_id.is_some()
-                });
-                if unchanged {
-                    results.extend(listings.iter().map(|l| ListingResult {
-                        id: l.id,
-                        read_at: l.updated_at,
-                        outcome: ListingOutcome::Synced {
-                            external_product_id: l.external_product_id.clone().unwrap_or_default(),
-                            external_variant_id: l.external_variant_id.clone(),
-                            inventory_ref: l.inventory_ref.clone(),
-                            hash: hash.clone(),
-                        },
-                    }));
-                } else {
-                    let listings = listings
-                        .iter()
-                        .map(|l| {
-                            let sku = l.variant.and_then(|id| {
-                                product
-                                    .variants
-                                    .iter()
-                                    .find(|v| v.id == id)
-                                    .map(|v| v.sku.clone())
+                match prepared.decision {
+                    Decision::Gone => results.extend(settle(ListingOutcome::Gone)),
+                    Decision::Excluded { reason } => {
+                        results.extend(settle(ListingOutcome::Excluded { reason }))
+                    }
+                    Decision::Invalid { errors, .. } => {
+                        let error = errors
+                            .iter()
+                            .map(|e| format!("{}: {}", e.code, e.message))
+                            .collect::<Vec<_>>()
+                            .join("; ");
+                        results.extend(settle(ListingOutcome::Failed {
+                            error,
+                            next_retry_at: None,
+                        }));
+                    }
+                    Decision::Unchanged { hashes, .. } => results.extend(
+                        prepared
+                            .listings
+                            .iter()
+                            .map(|l| already_held(l, &hashes)),
+                    ),
+                    Decision::Stock { hashes, levels, .. } => {
+                        for (listing, level) in prepared.listings.iter().zip(levels) {
+                            stock.push(StockUpdate {
+                                listing,
+                                level,
+                                hashes: hashes.clone(),
                             });
-                            (*l, sku)
-                        })
-                        .collect();
-                    to_send.push(Outgoing {
-                        push,
-                        hash,
-                        listings,
-                    });
+                        }
+                    }
+                    Decision::Send { push, hashes } => {
+                        let product = &products[&prepared.product];
+                        let listings = prepared
+                            .listings
+                            .iter()
+                            .map(|l| {
+                                let sku = l.variant.and_then(|id| {
+                                    product
+                                        .variants
+                                        .iter()
+                                        .find(|v| v.id == id)
+                                        .map(|v| v.sku.clone())
+                                });
+                                (*l, sku)
+                            })
+                            .collect();
+                        to_send.push(Outgoing {
+                            push,
+                            hashes,
+                            listings,
+                        });
+                    }
                 }
             }
 
-            for chunk in to_send.chunks(batch) {
+            for chunk in to_send.chunks(limits.products.max(1)) {
                 let pushes: Vec<ProductPush> = chunk.iter().map(|o| o.push.clone()).collect();
-                let started = Instant::now();
+                let (started, calls) = (Instant::now(), self.calls(connection));
                 let outcome = channel.upsert_products(&pushes).await;
                 let duration_ms = started.elapsed().as_millis() as i64;
-                match outcome {
+                let calls = self.calls(connection) - calls;
+                let error = match outcome {
                     Ok(outcomes) => {
                         let failed = outcomes.iter().filter(|o| o.result.is_err()).count();
                         for (entry, outcome) in chunk.iter().zip(outcomes.iter()) {
                             results.extend(self.listing_results(entry, outcome));
                         }
-                        log(
-                            cx,
-                            tenant,
-                            connection,
-                            "upsert_products",
-                            duration_ms,
-                            pushes.len(),
-                            failed,
-                            None,
-                        )
-                        .await;
+                        let entry = Call::new("upsert_products", duration_ms, calls, pushes.len(), failed);
+                        log(cx, tenant, connection, entry, None).await;
+                        continue;
                     }
-                    Err(error) => {
-                        log(
-                            cx,
-                            tenant,
-                            connection,
-                            "upsert_products",
-                            duration_ms,
-                            pushes.len(),
-                            pushes.len(),
-                            Some(&error),
-                        )
-                        .await;
-                        // Keep what was decided so far, then let the queue retry.
-                        store
-                            .record_listing_results(tenant, &results)
-                            .await
-                            .map_err(|e| JobError::Retry(e.to_string()))?;
-                        return Err(match error {
-                            ChannelError::Throttled {
-                                retry_after: Some(wait),
-                            }
-                            | ChannelError::QuotaExhausted { retry_after: wait } => {
-                                JobError::RetryAfter(error.to_string(), wait)
-                            }
-                            _ => JobError::Retry(error.to_string()),
-                        });
+                    Err(error) => error,
+                };
+                let entry = Call::new("upsert_products", duration_ms, calls, pushes.len(), pushes.len());
+                log(cx, tenant, connection, entry, Some(&error)).await;
+                // Keep what was decided so far, then let the queue retry.
+                store
+                    .record_listing_results(tenant, &results)
+                    .await
+                    .map_err(retry)?;
+                return Err(queue_error(error));
+            }
+
+            for chunk in stock.chunks(limits.inventory.max(1)) {
+                let levels: Vec<InventoryPush> = chunk.iter().map(|u| u.level.clone()).collect();
+                let (started, calls) = (Instant::now(), self.calls(connection));
+                let outcome = channel.set_inventory(&levels).await;
+                let duration_ms = started.elapsed().as_millis() as i64;
+                let calls = self.calls(connection) - calls;
+                let error = match outcome {
+                    Ok(outcomes) => {
+                        let failed = outcomes.iter().filter(|o| o.result.is_err()).count();
+                        for (update, outcome) in chunk.iter().zip(outcomes.iter()) {
+                            results.push(match &outcome.result {
+                                Ok(()) => already_held(update.listing, &update.hashes),
+                                Err(item) => self.failed(update.listing, item),
+                            });
+                        }
+                        let entry = Call::new("set_inventory", duration_ms, calls, levels.len(), failed);
+                        log(cx, tenant, connection, entry, None).await;
+                        continue;
                     }
-                }
+                    Err(error) => error,
+                };
+                let entry = Call::new("set_inventory", duration_ms, calls, levels.len(), levels.len());
+                log(cx, tenant, connection, entry, Some(&error)).await;
+                store
+                    .record_listing_results(tenant, &results)
+                    .await
+                    .map_err(retry)?;
+                return Err(queue_error(error));
             }
             store
                 .record_listing_results(tenant, &results)
                 .await
-                .map_err(|e| JobError::Retry(e.to_string()))?;
+                .map_err(retry)?;
         }
         Ok(())
+    }
+}
+
+/// How a failed call is retried by the queue: after the quota's wait when
+/// the platform said how long.
+fn queue_error(error: ChannelError) -> JobError {
+    match error {
+        ChannelError::Throttled {
+            retry_after: Some(wait),
+        }
+        | ChannelError::QuotaExhausted { retry_after: wait } => {
+            JobError::RetryAfter(error.to_string(), wait)
+        }
+        _ => JobError::Retry(error.to_string()),
+    }
+}
+
+/// The listing's channel ids are unchanged and the channel now holds `hashes`.
+fn already_held(listing: &PendingListing, hashes: &Hashes) -> ListingResult {
+    ListingResult {
+        id: listing.id,
+        read_at: listing.updated_at,
+        outcome: ListingOutcome::Synced {
+            external_product_id: listing.external_product_id.clone().unwrap_or_default(),
+            external_variant_id: listing.external_variant_id.clone(),
+            inventory_ref: listing.inventory_ref.clone(),
+            hash: hashes.full.clone(),
+            catalog_hash: hashes.catalog.clone(),
+        },
     }
 }
 
 /// A product to send and the listings it settles.
 struct Outgoing<'a> {
     push: ProductPush,
-    hash: Vec<u8>,
+    hashes: Hashes,
     /// Each listing with its variant's SKU (the join key with the channel).
     listings: Vec<(&'a PendingListing, Option<String>)>,
 }
 
+/// A stock level to set and the listing it settles.
+struct StockUpdate<'a> {
+    listing: &'a PendingListing,
+    level: InventoryPush,
+    hashes: Hashes,
+}
+
 impl ChannelPush {
+    /// Requests this process has made for `connection` so far.
+    fn calls(&self, connection: ConnectionId) -> u64 {
+        self.hub.deps().usage.calls_so_far(connection)
+    }
+
     fn listing_results(&self, sent: &Outgoing<'_>, outcome: &ProductOutcome) -> Vec<ListingResult> {
         sent.listings
             .iter()
-            .map(|(listing, sku)| {
-                let outcome = match &outcome.result {
-                    Ok(product) => {
-                        let variant = match sku {
-                            Some(sku) => product.variants.iter().find(|v| &v.sku == sku),
-                            None => None,
-                        };
-                        ListingOutcome::Synced {
+            .map(|(listing, sku)| match &outcome.result {
+                Ok(product) => {
+                    let variant = match sku {
+                        Some(sku) => product.variants.iter().find(|v| &v.sku == sku),
+                        None => None,
+                    };
+                    ListingResult {
+                        id: listing.id,
+                        read_at: listing.updated_at,
+                        outcome: ListingOutcome::Synced {
                             external_product_id: product.external_id.clone(),
                             external_variant_id: variant.map(|v| v.external_id.clone()),
                             inventory_ref: variant.and_then(|v| v.inventory_ref.clone()),
-                            hash: sent.hash.clone(),
-                        }
+                            hash: sent.hashes.full.clone(),
+                            catalog_hash: sent.hashes.catalog.clone(),
+                        },
                     }
-                    Err(item) => ListingOutcome::Failed {
-                        error: format!("{}: {}", item.code, item.message),
-                        next_retry_at: item.retryable.then(|| {
-                            let delay = self
-                                .backoff
-                                .delay((listing.attempts + 1).max(1) as u32, rand::random::<f64>());
-                            Utc::now() + chrono::Duration::from_std(delay).unwrap_or_default()
-                        }),
-                    },
-                };
-                ListingResult {
-                    id: listing.id,
-                    read_at: listing.updated_at,
-                    outcome,
                 }
+                Err(item) => self.failed(listing, item),
             })
             .collect()
     }
+
+    /// The channel refused this listing's item: retried later with back-off
+    /// when the refusal is passing, left failed when it is not.
+    fn failed(&self, listing: &PendingListing, item: &ItemError) -> ListingResult {
+        ListingResult {
+            id: listing.id,
+            read_at: listing.updated_at,
+            outcome: ListingOutcome::Failed {
+                error: format!("{}: {}", item.code, item.message),
+                next_retry_at: item.retryable.then(|| {
+                    let delay = self
+                        .backoff
+                        .delay((listing.attempts + 1).max(1) as u32, rand::random::<f64>());
+                    Utc::now() + chrono::Duration::from_std(delay).unwrap_or_default()
+                }),
+            },
+        }
+    }
 }
 
-#[allow(clippy::too_many_arguments)]
+/// One call a run made, for `sync_logs`.
+struct Call {
+    operation: &'static str,
+    duration_ms: i64,
+    /// HTTP requests the adapter made for it (batches, follow-ups, retries).
+    requests: u64,
+    items: usize,
+    failed: usize,
+}
+
+impl Call {
+    fn new(
+        operation: &'static str,
+        duration_ms: i64,
+        requests: u64,
+        items: usize,
+        failed: usize,
+    ) -> Self {
+        Self {
+            operation,
+            duration_ms,
+            requests,
+            items,
+            failed,
+        }
+    }
+}
+
 async fn log(
     cx: &JobContext,
     tenant: TenantId,
     connection: ConnectionId,
-    operation: &str,
-    duration_ms: i64,
-    items: usize,
-    failed: usize,
+    call: Call,
     error: Option<&ChannelError>,
 ) {
-    let status = match (error, failed) {
+    let status = match (error, call.failed) {
         (Some(_), _) => "failed",
         (None, 0) => "succeeded",
-        (None, n) if n == items => "failed",
+        (None, n) if n == call.items => "failed",
         _ => "partial",
     };
     let entry = NewSyncLog {
         tenant,
         connection: Some(connection),
         listing: None,
-        operation: operation.to_owned(),
+        operation: call.operation.to_owned(),
         status: status.to_owned(),
         dry_run: false,
-        duration_ms,
-        api_calls: 1,
-        detail: serde_json::json!({ "items": items, "failed": failed }),
+        duration_ms: call.duration_ms,
+        api_calls: call.requests as i32,
+        detail: serde_json::json!({ "items": call.items, "failed": call.failed }),
         error: error.map(|e| e.to_string()),
     };
     if let Err(e) = cx.store.insert_sync_log(&entry).await {

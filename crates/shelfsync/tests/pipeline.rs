@@ -1,7 +1,8 @@
 //! The scaled deployment as processes: one `shelfsync api` and two `shelfsync
 //! worker` on PostgreSQL and Redis. 10,000 outbox events are written through
 //! the API while one worker is killed with SIGKILL; every event must be
-//! relayed exactly once and all resulting work done.
+//! relayed exactly once and all resulting work done, down to what the
+//! (simulated) channel holds.
 
 use std::process::{Child, Command, Stdio};
 use std::time::{Duration, Instant};
@@ -102,10 +103,33 @@ async fn ten_thousand_events_survive_a_killed_worker() {
             .await
             .unwrap(),
     );
-    let connection = db
-        .store
-        .insert_connection(tenant, "test", "Test shop")
+    // The listed products go to a simulated WooCommerce store.
+    let sim = shelfsync_sim::Simulator::start("127.0.0.1:0".parse().unwrap())
         .await
+        .unwrap();
+    let creds = sim.create_account("woocommerce", "store1", None);
+    let created: Value = client
+        .post(format!("{base}/v1/connections"))
+        .bearer_auth(KEY)
+        .json(&json!({
+            "platform": "woocommerce",
+            "name": "Woo",
+            "account": format!("{}/store1", sim.base("woocommerce")),
+            "credentials": {
+                "consumer_key": creds.consumer_key,
+                "consumer_secret": creds.consumer_secret,
+            },
+        }))
+        .send()
+        .await
+        .unwrap()
+        .json()
+        .await
+        .unwrap();
+    let connection: shelfsync_core::ConnectionId = created["id"]
+        .as_str()
+        .unwrap_or_else(|| panic!("no connection: {created}"))
+        .parse()
         .unwrap();
     let mut variants: Vec<VariantId> = Vec::new();
     for item in listed["results"].as_array().unwrap() {
@@ -240,4 +264,18 @@ async fn ten_thousand_events_survive_a_killed_worker() {
     )
     .await;
     assert_eq!(stale, 2, "the killed worker is still listed, never stopped");
+
+    // The channel ends where the catalog is: 900 sales over 100 listed
+    // variants leave each at 91, whichever worker pushed them.
+    let held: Value = reqwest::get(format!("{}/_sim/woocommerce/store1/listings", sim.url()))
+        .await
+        .unwrap()
+        .json()
+        .await
+        .unwrap();
+    let held = held.as_array().unwrap();
+    assert_eq!(held.len(), 100);
+    for product in held {
+        assert_eq!(product["variants"][0]["quantity"], 91, "{product}");
+    }
 }

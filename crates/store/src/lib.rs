@@ -648,6 +648,35 @@ impl Store {
     pub async fn insert_sync_log(&self, log: &NewSyncLog) -> StoreResult<()> {
         dispatch!(self.insert_sync_log(log, Utc::now()))
     }
+
+    /// The listings a sync of this scope covers, for a dry run to plan over.
+    pub async fn listings_in_scope(
+        &self,
+        tenant: TenantId,
+        connection: ConnectionId,
+        products: Option<&[ProductId]>,
+    ) -> StoreResult<Vec<PendingListing>> {
+        dispatch!(self.listings_in_scope(tenant, connection, products))
+    }
+
+    /// Mark this scope's listings pending and wake the connection's sync.
+    pub async fn request_sync(
+        &self,
+        tenant: TenantId,
+        connection: ConnectionId,
+        products: Option<&[ProductId]>,
+        max_attempts: i32,
+    ) -> StoreResult<u64> {
+        dispatch!(self.request_sync(tenant, connection, products, max_attempts, Utc::now()))
+    }
+
+    pub async fn list_sync_logs(
+        &self,
+        tenant: TenantId,
+        filter: &SyncLogQuery,
+    ) -> StoreResult<Vec<SyncLogRecord>> {
+        dispatch!(self.list_sync_logs(tenant, filter))
+    }
 }
 
 fn chrono_duration(d: Duration) -> chrono::Duration {

@@ -442,6 +442,8 @@ pub struct PendingListing {
     pub external_variant_id: Option<String>,
     pub inventory_ref: Option<String>,
     pub last_pushed_hash: Option<Vec<u8>>,
+    /// The last accepted content's hash without stock (see migration 0006).
+    pub catalog_hash: Option<Vec<u8>>,
     pub attempts: i32,
     /// When it was last marked pending: the push's result is written only if
     /// this has not moved, so an edit made during the call is pushed again.
@@ -456,6 +458,8 @@ pub enum ListingOutcome {
         external_variant_id: Option<String>,
         inventory_ref: Option<String>,
         hash: Vec<u8>,
+        /// The same content without stock.
+        catalog_hash: Vec<u8>,
     },
     Failed {
         error: String,
@@ -463,6 +467,8 @@ pub enum ListingOutcome {
     },
     /// The product or variant no longer exists in the catalog.
     Gone,
+    /// A sync rule keeps it off the channel; looked at again on the next change.
+    Excluded { reason: String },
 }
 
 #[derive(Debug, Clone, PartialEq)]
@@ -485,4 +491,31 @@ pub struct NewSyncLog {
     pub api_calls: i32,
     pub detail: serde_json::Value,
     pub error: Option<String>,
+}
+
+/// Which sync log entries to list.
+#[derive(Debug, Clone)]
+pub struct SyncLogQuery {
+    pub connection: Option<ConnectionId>,
+    pub dry_run: Option<bool>,
+    /// Entries older than this one (the previous page's last id).
+    pub before: Option<Uuid>,
+    pub limit: i64,
+}
+
+/// One entry of `sync_logs`: a call a sync run made, or a dry run's plan.
+#[derive(Debug, Clone, Serialize, utoipa::ToSchema)]
+pub struct SyncLogRecord {
+    pub id: Uuid,
+    pub connection_id: Option<ConnectionId>,
+    pub listing_id: Option<ListingId>,
+    pub operation: String,
+    /// succeeded, partial, failed, or planned (dry runs).
+    pub status: String,
+    pub dry_run: bool,
+    pub duration_ms: Option<i64>,
+    pub api_calls: i32,
+    pub detail: serde_json::Value,
+    pub error: Option<String>,
+    pub created_at: DateTime<Utc>,
 }

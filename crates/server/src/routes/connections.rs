@@ -118,7 +118,7 @@ pub struct NewConnectionInput {
     pub webhook_secret: Option<String>,
 }
 
-fn hub(state: &AppState) -> ApiResult<&ChannelHub> {
+pub(crate) fn hub(state: &AppState) -> ApiResult<&ChannelHub> {
     state
         .channels
         .as_ref()
@@ -135,7 +135,7 @@ fn parse_id(key: &str) -> ApiResult<ConnectionId> {
         .map_err(|_| ApiError::NotFound(format!("no connection {key}")))
 }
 
-fn hub_error(error: HubError) -> ApiError {
+pub(crate) fn hub_error(error: HubError) -> ApiError {
     match error {
         HubError::NotFound => ApiError::NotFound("no such connection".into()),
         HubError::Disconnected => ApiError::Conflict("the connection is disconnected".into()),

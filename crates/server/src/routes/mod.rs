@@ -6,4 +6,5 @@ pub mod audit;
 pub mod connections;
 pub mod health;
 pub mod products;
+pub mod sync;
 pub mod variants;

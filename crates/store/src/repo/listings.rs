@@ -9,11 +9,12 @@ pub(crate) async fn pending_listings(
     now: DateTime<Utc>,
 ) -> StoreResult<Vec<PendingListing>> {
     let rows = sqlx::query(
-        "SELECT id, product_id, variant_id, external_product_id, external_variant_id, metadata, \
-         last_pushed_hash, attempts, updated_at FROM platform_listings \
-         WHERE tenant_id = $1 AND connection_id = $2 \
-         AND (status = 'pending' OR (status = 'failed' AND next_retry_at IS NOT NULL AND next_retry_at <= $3)) \
-         ORDER BY product_id, id LIMIT $4",
+        AssertSqlSafe(format!(
+            "SELECT {PENDING_COLUMNS} FROM platform_listings \
+             WHERE tenant_id = $1 AND connection_id = $2 \
+             AND (status = 'pending' OR (status = 'failed' AND next_retry_at IS NOT NULL AND next_retry_at <= $3)) \
+             ORDER BY product_id, id LIMIT $4"
+        )),
     )
     .bind(tenant.as_uuid())
     .bind(connection.as_uuid())
@@ -21,27 +22,32 @@ pub(crate) async fn pending_listings(
     .bind(limit)
     .fetch_all(pool)
     .await?;
-    rows.iter()
-        .map(|row| {
-            let variant: Option<Uuid> = row.try_get("variant_id")?;
-            let metadata: Json<serde_json::Value> = row.try_get("metadata")?;
-            Ok(PendingListing {
-                id: ListingId::from_uuid(row.try_get("id")?),
-                product: ProductId::from_uuid(row.try_get("product_id")?),
-                variant: variant.map(VariantId::from_uuid),
-                external_product_id: row.try_get("external_product_id")?,
-                external_variant_id: row.try_get("external_variant_id")?,
-                inventory_ref: metadata
-                    .0
-                    .get("inventory_ref")
-                    .and_then(|v| v.as_str())
-                    .map(str::to_owned),
-                last_pushed_hash: row.try_get("last_pushed_hash")?,
-                attempts: row.try_get("attempts")?,
-                updated_at: row.try_get("updated_at")?,
-            })
-        })
-        .collect()
+    rows.iter().map(pending_listing_from_row).collect()
+}
+
+/// The columns `pending_listing_from_row` reads.
+const PENDING_COLUMNS: &str = "id, product_id, variant_id, external_product_id, external_variant_id, \
+     metadata, last_pushed_hash, catalog_hash, attempts, updated_at";
+
+fn pending_listing_from_row(row: &<DB as sqlx::Database>::Row) -> StoreResult<PendingListing> {
+    let variant: Option<Uuid> = row.try_get("variant_id")?;
+    let metadata: Json<serde_json::Value> = row.try_get("metadata")?;
+    Ok(PendingListing {
+        id: ListingId::from_uuid(row.try_get("id")?),
+        product: ProductId::from_uuid(row.try_get("product_id")?),
+        variant: variant.map(VariantId::from_uuid),
+        external_product_id: row.try_get("external_product_id")?,
+        external_variant_id: row.try_get("external_variant_id")?,
+        inventory_ref: metadata
+            .0
+            .get("inventory_ref")
+            .and_then(|v| v.as_str())
+            .map(str::to_owned),
+        last_pushed_hash: row.try_get("last_pushed_hash")?,
+        catalog_hash: row.try_get("catalog_hash")?,
+        attempts: row.try_get("attempts")?,
+        updated_at: row.try_get("updated_at")?,
+    })
 }
 
 /// Record what a push did. Each row changes only if it was not marked
@@ -61,10 +67,11 @@ pub(crate) async fn record_listing_results(
                 external_variant_id,
                 inventory_ref,
                 hash,
+                catalog_hash,
             } => {
                 sqlx::query(
-                    "UPDATE platform_listings SET status = 'synced', external_product_id = $1, \
-                     external_variant_id = $2, last_pushed_hash = $3, desired_hash = $3, last_error = NULL, \
+                    "UPDATE platform_listings SET status = 'synced', excluded_by = NULL, external_product_id = $1, \
+                     external_variant_id = $2, last_pushed_hash = $3, desired_hash = $3, catalog_hash = $9, last_error = NULL, \
                      attempts = 0, next_retry_at = NULL, last_synced_at = $4, updated_at = $4, metadata = $5 \
                      WHERE id = $6 AND tenant_id = $7 AND updated_at = $8",
                 )
@@ -76,6 +83,7 @@ pub(crate) async fn record_listing_results(
                 .bind(result.id.as_uuid())
                 .bind(tenant.as_uuid())
                 .bind(result.read_at)
+                .bind(catalog_hash)
                 .execute(&mut *tx)
                 .await?
             }
@@ -89,6 +97,19 @@ pub(crate) async fn record_listing_results(
                 )
                 .bind(error)
                 .bind(next_retry_at)
+                .bind(now)
+                .bind(result.id.as_uuid())
+                .bind(tenant.as_uuid())
+                .bind(result.read_at)
+                .execute(&mut *tx)
+                .await?
+            }
+            ListingOutcome::Excluded { reason } => {
+                sqlx::query(
+                    "UPDATE platform_listings SET status = 'excluded', excluded_by = 'rule', last_error = $1, \
+                     attempts = 0, next_retry_at = NULL, updated_at = $2 WHERE id = $3 AND tenant_id = $4 AND updated_at = $5",
+                )
+                .bind(reason)
                 .bind(now)
                 .bind(result.id.as_uuid())
                 .bind(tenant.as_uuid())

@@ -67,7 +67,7 @@ pub(crate) async fn relay_outbox(
     for (tenant, product) in &products {
         let touched = sqlx::query(
             "UPDATE platform_listings SET status = 'pending', next_retry_at = NULL, attempts = 0, updated_at = $3 \
-             WHERE tenant_id = $1 AND product_id = $2 AND status <> 'excluded' RETURNING connection_id",
+             WHERE tenant_id = $1 AND product_id = $2 AND (status <> 'excluded' OR excluded_by = 'rule') RETURNING connection_id",
         )
         .bind(tenant)
         .bind(product)
