@@ -5,5 +5,6 @@ pub mod api_keys;
 pub mod audit;
 pub mod connections;
 pub mod health;
+pub mod listings;
 pub mod products;
 pub mod variants;
