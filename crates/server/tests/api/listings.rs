@@ -214,7 +214,10 @@ async fn publish_lists_every_variant_and_the_worker_creates_them(app: TestApp) {
         .json()
         .await
         .unwrap();
-    assert_eq!(ids(listed["data"].as_array().unwrap()), std::slice::from_ref(target));
+    assert_eq!(
+        ids(listed["data"].as_array().unwrap()),
+        std::slice::from_ref(target)
+    );
     // A catalog edit does not bring an excluded listing back.
     let product = excluded["product_id"].as_str().unwrap();
     let response = app
