@@ -42,6 +42,10 @@ pub enum ApiError {
     TooManyRequests { retry_after_secs: u64 },
     #[error("{0}")]
     Unavailable(String),
+    /// A channel we called on the merchant's behalf failed; the detail says
+    /// how in general terms, never with the channel's own text.
+    #[error("{0}")]
+    BadGateway(String),
     /// Logged with its cause; the client sees only that something failed.
     #[error("internal error")]
     Internal(#[source] anyhow::Error),
@@ -103,6 +107,11 @@ impl ApiError {
                 StatusCode::SERVICE_UNAVAILABLE,
                 "unavailable",
                 "Service unavailable",
+            ),
+            ApiError::BadGateway(_) => (
+                StatusCode::BAD_GATEWAY,
+                "channel-error",
+                "The channel call failed",
             ),
             ApiError::Internal(_) => (
                 StatusCode::INTERNAL_SERVER_ERROR,

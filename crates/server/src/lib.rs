@@ -132,6 +132,7 @@ pub fn router(state: AppState) -> Router {
         .merge(routes::api_keys::router())
         .merge(routes::audit::router())
         .merge(routes::connections::router())
+        .merge(routes::listings::router())
         .merge(routes::alerts::router())
         .merge(routes::sync::router())
         // Layers run bottom-up: authenticate, then count against the budget,

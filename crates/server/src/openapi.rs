@@ -10,7 +10,9 @@ use utoipa::openapi::security::{HttpAuthScheme, HttpBuilder, SecurityScheme};
 use utoipa::{Modify, OpenApi};
 
 use crate::AppState;
-use crate::routes::{alerts, api_keys, audit, connections, health, products, sync, variants};
+use crate::routes::{
+    alerts, api_keys, audit, connections, health, listings, products, sync, variants,
+};
 
 #[derive(OpenApi)]
 #[openapi(
@@ -28,6 +30,7 @@ use crate::routes::{alerts, api_keys, audit, connections, health, products, sync
         audit::list,
         connections::list, connections::create, connections::show, connections::disconnect,
         connections::install, connections::callback, connections::usage,
+        listings::list, listings::create, listings::fetch, listings::update,
         alerts::list,
         sync::run, sync::logs,
     ),

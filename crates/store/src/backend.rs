@@ -45,6 +45,7 @@ pub(crate) mod sqlite {
     include!("repo/connections.rs");
     include!("repo/listings.rs");
     include!("repo/sync_runs.rs");
+    include!("repo/listing_admin.rs");
 }
 
 pub(crate) mod postgres {
@@ -81,4 +82,5 @@ pub(crate) mod postgres {
     include!("repo/connections.rs");
     include!("repo/listings.rs");
     include!("repo/sync_runs.rs");
+    include!("repo/listing_admin.rs");
 }

@@ -645,6 +645,58 @@ impl Store {
         dispatch!(self.record_listing_results(tenant, results, Utc::now()))
     }
 
+    /// Lists products or variants on a connection (idempotent per product and
+    /// variant), recording channel ids where given, and wakes the
+    /// connection's sync job in the same transaction when any is pending.
+    /// `NotFound` when the connection or a product/variant is not the tenant's.
+    pub async fn link_listings(
+        &self,
+        ctx: &WriteContext,
+        connection: ConnectionId,
+        links: &[ListingLink],
+        sync_max_attempts: i32,
+    ) -> StoreResult<Vec<ListingId>> {
+        dispatch!(self.link_listings(ctx, connection, links, sync_max_attempts, Utc::now()))
+    }
+
+    /// One page of a tenant's listings.
+    pub async fn query_listings(
+        &self,
+        tenant: TenantId,
+        query: &ListingQuery,
+    ) -> StoreResult<ListingViewPage> {
+        dispatch!(self.query_listings(tenant, query))
+    }
+
+    pub async fn get_listing(
+        &self,
+        tenant: TenantId,
+        id: ListingId,
+    ) -> StoreResult<Option<ListingView>> {
+        dispatch!(self.get_listing(tenant, id))
+    }
+
+    /// Listings by id in the order given; ids not the tenant's are skipped.
+    pub async fn get_listings(
+        &self,
+        tenant: TenantId,
+        ids: &[ListingId],
+    ) -> StoreResult<Vec<ListingView>> {
+        dispatch!(self.get_listings(tenant, ids))
+    }
+
+    /// Excludes a listing from sync, or lets it sync again (pending, with
+    /// its connection's sync job enqueued in the same transaction).
+    pub async fn set_listing_excluded(
+        &self,
+        ctx: &WriteContext,
+        id: ListingId,
+        excluded: bool,
+        sync_max_attempts: i32,
+    ) -> StoreResult<ListingView> {
+        dispatch!(self.set_listing_excluded(ctx, id, excluded, sync_max_attempts, Utc::now()))
+    }
+
     pub async fn insert_sync_log(&self, log: &NewSyncLog) -> StoreResult<()> {
         dispatch!(self.insert_sync_log(log, Utc::now()))
     }

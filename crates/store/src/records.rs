@@ -518,4 +518,65 @@ pub struct SyncLogRecord {
     pub detail: serde_json::Value,
     pub error: Option<String>,
     pub created_at: DateTime<Utc>,
+/// The sync statuses a listing can be in, as stored and as the API filters by.
+pub const LISTING_STATUSES: [&str; 5] = ["pending", "synced", "failed", "conflict", "excluded"];
+
+/// One master product or variant to list on a connection, optionally with
+/// the channel's ids for an item it already holds (linking instead of
+/// creating a second copy).
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct ListingLink {
+    pub product: ProductId,
+    /// `None` lists the whole product.
+    pub variant: Option<shelfsync_core::VariantId>,
+    pub external_product_id: Option<String>,
+    pub external_variant_id: Option<String>,
+    /// The channel's stock record id when it differs from the variant's
+    /// (kept in the listing's metadata, where the sync worker reads it).
+    pub inventory_ref: Option<String>,
+    /// Mark the listing pending so the sync worker pushes it (an excluded
+    /// listing stays excluded: only an explicit un-exclude lifts that).
+    pub status_pending: bool,
+}
+
+/// Filters and position for listing listings.
+#[derive(Debug, Clone, Default)]
+pub struct ListingQuery {
+    pub connection: Option<ConnectionId>,
+    pub product: Option<ProductId>,
+    /// One of [`LISTING_STATUSES`].
+    pub status: Option<String>,
+    /// Return listings after this one (the previous page's last id).
+    pub after: Option<ListingId>,
+    pub limit: u32,
+}
+
+/// A listing as the API shows it.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize, utoipa::ToSchema)]
+pub struct ListingView {
+    pub id: ListingId,
+    pub connection_id: ConnectionId,
+    pub product_id: ProductId,
+    /// Absent when the whole product is listed.
+    pub variant_id: Option<shelfsync_core::VariantId>,
+    /// The variant's SKU, absent for whole-product listings or deleted variants.
+    pub sku: Option<String>,
+    pub external_product_id: Option<String>,
+    pub external_variant_id: Option<String>,
+    /// pending, synced, failed, conflict or excluded.
+    pub status: String,
+    pub last_error: Option<String>,
+    pub attempts: i32,
+    pub next_retry_at: Option<DateTime<Utc>>,
+    pub last_synced_at: Option<DateTime<Utc>>,
+    pub created_at: DateTime<Utc>,
+    pub updated_at: DateTime<Utc>,
+}
+
+/// One page of listings and where the next one starts.
+#[derive(Debug, Clone, Serialize, Deserialize, utoipa::ToSchema)]
+pub struct ListingViewPage {
+    pub data: Vec<ListingView>,
+    /// Pass as `cursor` to fetch the next page; absent on the last page.
+    pub next_cursor: Option<String>,
 }

@@ -5,6 +5,7 @@ pub mod api_keys;
 pub mod audit;
 pub mod connections;
 pub mod health;
+pub mod listings;
 pub mod products;
 pub mod sync;
 pub mod variants;

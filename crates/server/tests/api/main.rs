@@ -10,4 +10,5 @@ mod connections;
 mod edge;
 mod idempotency;
 mod isolation;
+mod listings;
 mod rate_limit;

@@ -202,6 +202,46 @@ impl TestApp {
         response.json().await.unwrap()
     }
 
+    /// Starts the outbox relay and the sync worker on this app's store,
+    /// wake-ups and channel hub, as `shelfsync serve` runs them beside the
+    /// API, with short polls and back-offs for tests. Shut the handle down
+    /// at the end of the test.
+    pub async fn start_workers(&self) -> shelfsync_runtime::RuntimeHandle {
+        use std::time::Duration;
+
+        use shelfsync_runtime::push::ChannelPush;
+        use shelfsync_runtime::{Backoff, Runtime, RuntimeConfig, WorkerKind};
+
+        let hub = self
+            .state
+            .channels
+            .clone()
+            .expect("the test app has a channel hub");
+        let config = RuntimeConfig {
+            lease: Duration::from_secs(5),
+            poll: Duration::from_millis(200),
+            grace: Duration::from_secs(5),
+            heartbeat: Duration::from_millis(200),
+            max_attempts: 5,
+            backoff: Backoff {
+                base: Duration::from_millis(200),
+                max: Duration::from_secs(2),
+            },
+            ..RuntimeConfig::default()
+        };
+        Runtime::standard(
+            self.store.clone(),
+            self.state.wakeups.clone(),
+            config,
+            &[WorkerKind::Outbox, WorkerKind::Sync],
+            std::sync::Arc::new(ChannelPush::new(hub.clone())),
+        )
+        .with_channels(hub)
+        .start()
+        .await
+        .unwrap()
+    }
+
     /// A new tenant with an admin key of its own.
     pub async fn other_tenant(&self) -> (TenantId, String) {
         let tenant = self
