@@ -10,7 +10,7 @@ use utoipa::openapi::security::{HttpAuthScheme, HttpBuilder, SecurityScheme};
 use utoipa::{Modify, OpenApi};
 
 use crate::AppState;
-use crate::routes::{alerts, api_keys, audit, connections, health, products, variants};
+use crate::routes::{alerts, api_keys, audit, connections, health, products, rules, variants};
 
 #[derive(OpenApi)]
 #[openapi(
@@ -29,6 +29,7 @@ use crate::routes::{alerts, api_keys, audit, connections, health, products, vari
         connections::list, connections::create, connections::show, connections::disconnect,
         connections::install, connections::callback, connections::usage,
         alerts::list,
+        rules::list, rules::create, rules::fetch, rules::replace, rules::remove, rules::preview,
     ),
     modifiers(&BearerAuth)
 )]

@@ -486,3 +486,13 @@ pub struct NewSyncLog {
     pub detail: serde_json::Value,
     pub error: Option<String>,
 }
+
+/// A saved sync rule with its timestamps. Serialises flat: the rule's fields
+/// beside `created_at` and `updated_at`.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize, utoipa::ToSchema)]
+pub struct RuleRecord {
+    #[serde(flatten)]
+    pub rule: shelfsync_core::rules::Rule,
+    pub created_at: DateTime<Utc>,
+    pub updated_at: DateTime<Utc>,
+}

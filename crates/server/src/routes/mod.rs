@@ -6,4 +6,5 @@ pub mod audit;
 pub mod connections;
 pub mod health;
 pub mod products;
+pub mod rules;
 pub mod variants;

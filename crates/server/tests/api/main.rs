@@ -11,3 +11,4 @@ mod edge;
 mod idempotency;
 mod isolation;
 mod rate_limit;
+mod rules;
