@@ -109,6 +109,27 @@ async fn rules_round_trip_through_crud(app: TestApp) {
     let (status, _) = problem(app.delete(&format!("/v1/rules/{id}")).await).await;
     assert_eq!(status, 404);
 
+    // The API document describes the routes and the rule language.
+    let spec = json_of(app.get("/openapi.json").await, 200).await;
+    for path in ["/v1/rules", "/v1/rules/{id}", "/v1/rules/preview"] {
+        assert!(
+            spec["paths"][path].is_object(),
+            "{path} missing from the spec"
+        );
+    }
+    for schema in [
+        "Condition",
+        "Action",
+        "RuleInput",
+        "RuleRecord",
+        "PreviewResponse",
+    ] {
+        assert!(
+            spec["components"]["schemas"][schema].is_object(),
+            "{schema} missing from the spec"
+        );
+    }
+
     // Every write is in the audit trail.
     let audit = json_of(app.get("/v1/audit?limit=500").await, 200).await;
     let text = audit.to_string();
