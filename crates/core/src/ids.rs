@@ -120,6 +120,10 @@ typed_id!(
 typed_id!(ConnectionId, "conn", "connection");
 typed_id!(ListingId, "lst", "listing");
 typed_id!(JobId, "job", "job");
+typed_id!(
+    /// A sync rule: a condition and the actions it triggers on one or all channels.
+    RuleId, "rule", "rule"
+);
 
 #[cfg(test)]
 mod tests {

@@ -10,6 +10,7 @@ pub mod money;
 pub mod platform;
 pub mod quota;
 pub mod retry;
+pub mod rules;
 pub mod slug;
 pub mod validation;
 pub mod vault;

@@ -11,7 +11,7 @@ use utoipa::{Modify, OpenApi};
 
 use crate::AppState;
 use crate::routes::{
-    alerts, api_keys, audit, connections, health, listings, products, sync, variants,
+    alerts, api_keys, audit, connections, health, listings, products, rules, sync, variants,
 };
 
 #[derive(OpenApi)]
@@ -33,6 +33,7 @@ use crate::routes::{
         listings::list, listings::create, listings::fetch, listings::update,
         alerts::list,
         sync::run, sync::logs,
+        rules::list, rules::create, rules::fetch, rules::replace, rules::remove, rules::preview,
     ),
     modifiers(&BearerAuth)
 )]

@@ -46,6 +46,7 @@ pub(crate) mod sqlite {
     include!("repo/listings.rs");
     include!("repo/sync_runs.rs");
     include!("repo/listing_admin.rs");
+    include!("repo/rules.rs");
 }
 
 pub(crate) mod postgres {
@@ -83,4 +84,5 @@ pub(crate) mod postgres {
     include!("repo/listings.rs");
     include!("repo/sync_runs.rs");
     include!("repo/listing_admin.rs");
+    include!("repo/rules.rs");
 }

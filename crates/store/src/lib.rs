@@ -17,7 +17,10 @@ use chrono::{DateTime, Utc};
 use shelfsync_core::catalog::{
     InventoryChange, NewProduct, Product, ProductPatch, Variant, VariantPatch,
 };
-use shelfsync_core::{ApiKeyId, ConnectionId, JobId, ListingId, ProductId, TenantId, VariantId};
+use shelfsync_core::rules::{Rule, RuleInput};
+use shelfsync_core::{
+    ApiKeyId, ConnectionId, JobId, ListingId, Platform, ProductId, RuleId, TenantId, VariantId,
+};
 use sqlx::postgres::{PgConnectOptions, PgPool, PgPoolOptions};
 use sqlx::sqlite::{
     SqliteConnectOptions, SqliteJournalMode, SqlitePool, SqlitePoolOptions, SqliteSynchronous,
@@ -728,6 +731,53 @@ impl Store {
         filter: &SyncLogQuery,
     ) -> StoreResult<Vec<SyncLogRecord>> {
         dispatch!(self.list_sync_logs(tenant, filter))
+    }
+
+    // ---- sync rules ----------------------------------------------------
+
+    /// Saves a new rule. Invalid input, or a `connection_id` that is not one of
+    /// the tenant's connections, is [`StoreError::Invalid`].
+    pub async fn create_rule(
+        &self,
+        ctx: &WriteContext,
+        input: &RuleInput,
+    ) -> StoreResult<RuleRecord> {
+        dispatch!(self.create_rule(ctx, input, Utc::now()))
+    }
+
+    /// One of the tenant's rules; another tenant's id is [`StoreError::NotFound`].
+    pub async fn get_rule(&self, tenant: TenantId, id: RuleId) -> StoreResult<RuleRecord> {
+        dispatch!(self.get_rule(tenant, id))
+    }
+
+    /// All of the tenant's rules, enabled or not, in the order they run.
+    pub async fn list_rules(&self, tenant: TenantId) -> StoreResult<Vec<RuleRecord>> {
+        dispatch!(self.list_rules(tenant))
+    }
+
+    /// Replaces a rule's fields (all of them: a PUT, not a patch).
+    pub async fn update_rule(
+        &self,
+        ctx: &WriteContext,
+        id: RuleId,
+        input: &RuleInput,
+    ) -> StoreResult<RuleRecord> {
+        dispatch!(self.update_rule(ctx, id, input, Utc::now()))
+    }
+
+    pub async fn delete_rule(&self, ctx: &WriteContext, id: RuleId) -> StoreResult<()> {
+        dispatch!(self.delete_rule(ctx, id, Utc::now()))
+    }
+
+    /// The enabled rules in scope for one connection, ordered by priority then
+    /// id: what the sync worker hands to `shelfsync_core::rules::apply_rules`.
+    pub async fn rules_for(
+        &self,
+        tenant: TenantId,
+        connection: ConnectionId,
+        platform: Platform,
+    ) -> StoreResult<Vec<Rule>> {
+        dispatch!(self.rules_for(tenant, connection, platform))
     }
 }
 

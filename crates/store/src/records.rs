@@ -518,6 +518,8 @@ pub struct SyncLogRecord {
     pub detail: serde_json::Value,
     pub error: Option<String>,
     pub created_at: DateTime<Utc>,
+}
+
 /// The sync statuses a listing can be in, as stored and as the API filters by.
 pub const LISTING_STATUSES: [&str; 5] = ["pending", "synced", "failed", "conflict", "excluded"];
 
@@ -579,4 +581,14 @@ pub struct ListingViewPage {
     pub data: Vec<ListingView>,
     /// Pass as `cursor` to fetch the next page; absent on the last page.
     pub next_cursor: Option<String>,
+}
+
+/// A saved sync rule with its timestamps. Serialises flat: the rule's fields
+/// beside `created_at` and `updated_at`.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize, utoipa::ToSchema)]
+pub struct RuleRecord {
+    #[serde(flatten)]
+    pub rule: shelfsync_core::rules::Rule,
+    pub created_at: DateTime<Utc>,
+    pub updated_at: DateTime<Utc>,
 }

@@ -8,4 +8,5 @@ pub mod health;
 pub mod listings;
 pub mod products;
 pub mod sync;
+pub mod rules;
 pub mod variants;

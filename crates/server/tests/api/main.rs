@@ -12,3 +12,4 @@ mod idempotency;
 mod isolation;
 mod listings;
 mod rate_limit;
+mod rules;

@@ -12,11 +12,13 @@ use shelfsync_core::catalog::{
     StockOperation, Variant, VariantInput, VariantPatch, normalise_tags, variant_title,
 };
 #[allow(unused_imports)]
+use shelfsync_core::rules::{Rule, RuleInput, RuleScope};
+#[allow(unused_imports)]
 use shelfsync_core::slug::handleize;
 #[allow(unused_imports)]
 use shelfsync_core::{
-    ApiKeyId, ConnectionId, JobId, ListingId, LocationId, Price, ProductId, TenantId, UserId,
-    VariantId,
+    ApiKeyId, ConnectionId, JobId, ListingId, LocationId, Platform, Price, ProductId, RuleId,
+    TenantId, UserId, VariantId,
 };
 #[allow(unused_imports)]
 use sqlx::types::Json;
