@@ -44,6 +44,7 @@ pub(crate) mod sqlite {
     include!("repo/channels.rs");
     include!("repo/connections.rs");
     include!("repo/listings.rs");
+    include!("repo/conflicts.rs");
 }
 
 pub(crate) mod postgres {
@@ -79,4 +80,5 @@ pub(crate) mod postgres {
     include!("repo/channels.rs");
     include!("repo/connections.rs");
     include!("repo/listings.rs");
+    include!("repo/conflicts.rs");
 }
