@@ -133,6 +133,7 @@ pub fn router(state: AppState) -> Router {
         .merge(routes::audit::router())
         .merge(routes::connections::router())
         .merge(routes::alerts::router())
+        .merge(routes::conflicts::router())
         // Layers run bottom-up: authenticate, then count against the budget,
         // then claim the idempotency key.
         .route_layer(from_fn_with_state(state.clone(), wake_outbox))

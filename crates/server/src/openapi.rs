@@ -10,7 +10,7 @@ use utoipa::openapi::security::{HttpAuthScheme, HttpBuilder, SecurityScheme};
 use utoipa::{Modify, OpenApi};
 
 use crate::AppState;
-use crate::routes::{alerts, api_keys, audit, connections, health, products, variants};
+use crate::routes::{alerts, api_keys, audit, conflicts, connections, health, products, variants};
 
 #[derive(OpenApi)]
 #[openapi(
@@ -27,8 +27,9 @@ use crate::routes::{alerts, api_keys, audit, connections, health, products, vari
         api_keys::list, api_keys::create, api_keys::revoke,
         audit::list,
         connections::list, connections::create, connections::show, connections::disconnect,
-        connections::install, connections::callback, connections::usage,
+        connections::install, connections::callback, connections::usage, connections::reconcile,
         alerts::list,
+        conflicts::list, conflicts::fetch, conflicts::resolve, conflicts::policies, conflicts::set_policy,
     ),
     modifiers(&BearerAuth)
 )]

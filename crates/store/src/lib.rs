@@ -675,13 +675,7 @@ impl Store {
         products: &[ProductId],
         sync_max_attempts: i32,
     ) -> StoreResult<u64> {
-        dispatch!(self.repush_products(
-            tenant,
-            connection,
-            products,
-            sync_max_attempts,
-            Utc::now()
-        ))
+        dispatch!(self.repush_products(tenant, connection, products, sync_max_attempts, Utc::now()))
     }
 
     /// Open a conflict (idempotent per listing and field; the product's
@@ -761,8 +755,9 @@ impl Store {
                 self.patch_product(ctx, product, &patch).await?;
             }
             ConflictField::Price => {
-                let patch: VariantPatch = serde_json::from_value(serde_json::json!({ "price": value }))
-                    .map_err(|e| invalid(&e.to_string()))?;
+                let patch: VariantPatch =
+                    serde_json::from_value(serde_json::json!({ "price": value }))
+                        .map_err(|e| invalid(&e.to_string()))?;
                 self.patch_variant(ctx, variant()?, &patch).await?;
             }
             ConflictField::Quantity => {

@@ -234,7 +234,10 @@ pub(crate) async fn list_conflicts(
     sql.push(" ORDER BY id DESC LIMIT ")
         .push_bind(i64::from(limit) + 1);
     let rows = sql.build().fetch_all(pool).await?;
-    let mut data = rows.iter().map(conflict_row).collect::<StoreResult<Vec<_>>>()?;
+    let mut data = rows
+        .iter()
+        .map(conflict_row)
+        .collect::<StoreResult<Vec<_>>>()?;
     let next_cursor = if data.len() > limit as usize {
         data.truncate(limit as usize);
         data.last().map(|c| c.id.to_string())
