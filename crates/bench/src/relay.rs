@@ -68,6 +68,7 @@ pub async fn run(opts: RelayOptions) -> anyhow::Result<()> {
         RuntimeConfig::default(),
         &[WorkerKind::Outbox, WorkerKind::Sync],
         Arc::new(Signal(tx)),
+        None,
     )
     .start()
     .await?;

@@ -13,6 +13,7 @@ pub mod dry_run;
 pub mod idempotency;
 pub mod prepare;
 pub mod push;
+pub mod reconcile;
 pub mod relay;
 pub mod sync;
 pub mod wake;
@@ -24,11 +25,15 @@ use std::sync::Arc;
 use std::sync::atomic::Ordering;
 use std::time::Duration;
 
-use shelfsync_store::{JobSchedule, SYNC_CONNECTION_JOB, SYNC_QUEUE, Store, WorkerBeat};
+use shelfsync_store::{
+    JobSchedule, RECONCILE_ALL_JOB, RECONCILE_CONNECTION_JOB, SYNC_CONNECTION_JOB, SYNC_QUEUE,
+    Store, WorkerBeat,
+};
 use tokio::task::JoinSet;
 use tokio_util::sync::CancellationToken;
 
 pub use crate::cleanup::{CLEANUP_JOB, CLEANUP_QUEUE, Cleanup, Retention};
+pub use crate::reconcile::{ReconcileAllJob, ReconcileConnectionJob, ReconcileReport, Reconciler};
 pub use crate::relay::{OUTBOX_QUEUE, RelaySettings};
 pub use crate::sync::{ConnectionSync, NoChannels, SyncConnectionJob};
 pub use crate::wake::Wakeups;
@@ -86,6 +91,8 @@ pub struct RuntimeConfig {
     pub webhook_concurrency: usize,
     pub relay_batch: u32,
     pub cleanup_every: Duration,
+    /// How often every active connection is read back and reconciled.
+    pub reconcile_every: Duration,
     pub retention: Retention,
 }
 
@@ -102,6 +109,7 @@ impl Default for RuntimeConfig {
             webhook_concurrency: 4,
             relay_batch: 200,
             cleanup_every: Duration::from_secs(3600),
+            reconcile_every: Duration::from_secs(15 * 60),
             retention: Retention::default(),
         }
     }
@@ -158,13 +166,16 @@ impl Runtime {
     }
 
     /// The runtime `shelfsync worker` and `serve` run: the chosen workers with
-    /// their built-in handlers, `sync` pushing through `sync`.
+    /// their built-in handlers, `sync` pushing through `sync`, and, given a
+    /// `reconciler`, the sync workers also reconciling connections (every
+    /// `reconcile_every`, and on demand).
     pub fn standard(
         store: Store,
         wakeups: Wakeups,
         config: RuntimeConfig,
         kinds: &[WorkerKind],
         sync: Arc<dyn ConnectionSync>,
+        reconciler: Option<Arc<Reconciler>>,
     ) -> Self {
         let mut rt = Self::new(store, wakeups, config.clone());
         for kind in kinds {
@@ -179,6 +190,27 @@ impl Runtime {
                                 as Arc<dyn JobHandler>,
                         )],
                     );
+                    if let Some(reconciler) = &reconciler {
+                        let (_, handlers) = rt.queues.last_mut().expect("the sync queue");
+                        handlers.insert(
+                            RECONCILE_CONNECTION_JOB.into(),
+                            Arc::new(ReconcileConnectionJob {
+                                reconciler: reconciler.clone(),
+                            }),
+                        );
+                        handlers.insert(
+                            RECONCILE_ALL_JOB.into(),
+                            Arc::new(ReconcileAllJob {
+                                max_attempts: config.max_attempts,
+                            }),
+                        );
+                        rt.schedules.push(JobSchedule {
+                            name: "reconcile".into(),
+                            queue: SYNC_QUEUE.into(),
+                            kind: RECONCILE_ALL_JOB.into(),
+                            every_seconds: config.reconcile_every.as_secs().max(1) as i64,
+                        });
+                    }
                 }
                 WorkerKind::Webhook => {
                     // Webhook kinds are registered by the channel adapters; until

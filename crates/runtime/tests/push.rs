@@ -161,6 +161,7 @@ async fn catalog_changes_reach_the_channel_and_rapid_edits_coalesce(db: TestData
         config(),
         &[WorkerKind::Outbox, WorkerKind::Sync],
         Arc::new(ChannelPush::new(hub.clone())),
+        None,
     )
     .with_channels(hub)
     .start()

@@ -519,6 +519,7 @@ async fn the_outbox_relay_marks_listings_pending_and_wakes_their_connection(db: 
         config(),
         &[WorkerKind::Outbox, WorkerKind::Sync],
         Arc::new(synced.clone()),
+        None,
     )
     .start()
     .await

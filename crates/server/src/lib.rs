@@ -136,6 +136,7 @@ pub fn router(state: AppState) -> Router {
         .merge(routes::alerts::router())
         .merge(routes::sync::router())
         .merge(routes::rules::router())
+        .merge(routes::conflicts::router())
         // Layers run bottom-up: authenticate, then count against the budget,
         // then claim the idempotency key.
         .route_layer(from_fn_with_state(state.clone(), wake_outbox))

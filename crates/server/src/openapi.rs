@@ -11,7 +11,8 @@ use utoipa::{Modify, OpenApi};
 
 use crate::AppState;
 use crate::routes::{
-    alerts, api_keys, audit, connections, health, listings, products, rules, sync, variants,
+    alerts, api_keys, audit, conflicts, connections, health, listings, products, rules, sync,
+    variants,
 };
 
 #[derive(OpenApi)]
@@ -29,11 +30,12 @@ use crate::routes::{
         api_keys::list, api_keys::create, api_keys::revoke,
         audit::list,
         connections::list, connections::create, connections::show, connections::disconnect,
-        connections::install, connections::callback, connections::usage,
+        connections::install, connections::callback, connections::usage, connections::reconcile,
         listings::list, listings::create, listings::fetch, listings::update,
         alerts::list,
         sync::run, sync::logs,
         rules::list, rules::create, rules::fetch, rules::replace, rules::remove, rules::preview,
+        conflicts::list, conflicts::fetch, conflicts::resolve, conflicts::policies, conflicts::set_policy,
     ),
     modifiers(&BearerAuth)
 )]

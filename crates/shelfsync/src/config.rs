@@ -192,6 +192,9 @@ pub struct RuntimeOptions {
     /// Connections synced at once per process.
     #[arg(long, env = "SHELFSYNC_SYNC_CONCURRENCY", default_value_t = 4, value_parser = clap::value_parser!(u64).range(1..))]
     pub sync_concurrency: u64,
+    /// Minutes between reconciliations of every active connection.
+    #[arg(long, env = "SHELFSYNC_RECONCILE_EVERY_MINUTES", default_value_t = 15, value_parser = clap::value_parser!(u64).range(1..))]
+    pub reconcile_every_minutes: u64,
 }
 
 impl RuntimeOptions {
@@ -203,6 +206,7 @@ impl RuntimeOptions {
             grace: Duration::from_secs(self.shutdown_grace_secs),
             max_attempts: self.job_max_attempts,
             sync_concurrency: self.sync_concurrency as usize,
+            reconcile_every: Duration::from_secs(self.reconcile_every_minutes * 60),
             ..shelfsync_runtime::RuntimeConfig::default()
         }
     }

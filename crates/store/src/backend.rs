@@ -47,6 +47,7 @@ pub(crate) mod sqlite {
     include!("repo/sync_runs.rs");
     include!("repo/listing_admin.rs");
     include!("repo/rules.rs");
+    include!("repo/conflicts.rs");
 }
 
 pub(crate) mod postgres {
@@ -85,4 +86,5 @@ pub(crate) mod postgres {
     include!("repo/sync_runs.rs");
     include!("repo/listing_admin.rs");
     include!("repo/rules.rs");
+    include!("repo/conflicts.rs");
 }

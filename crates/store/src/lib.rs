@@ -704,6 +704,133 @@ impl Store {
         dispatch!(self.insert_sync_log(log, Utc::now()))
     }
 
+    // ---- reconciliation and conflicts ---------------------------------
+
+    /// A connection's synced listings, grouped by product: what
+    /// reconciliation compares with the channel.
+    pub async fn synced_listings(
+        &self,
+        tenant: TenantId,
+        connection: ConnectionId,
+    ) -> StoreResult<Vec<PendingListing>> {
+        dispatch!(self.synced_listings(tenant, connection))
+    }
+
+    /// Every active connection, of every tenant.
+    pub async fn active_connections(&self) -> StoreResult<Vec<(TenantId, ConnectionId)>> {
+        dispatch!(self.active_connections())
+    }
+
+    /// Push these products to the connection again even if their content
+    /// did not change (the channel's copy did); enqueues the sync job.
+    pub async fn repush_products(
+        &self,
+        tenant: TenantId,
+        connection: ConnectionId,
+        products: &[ProductId],
+        sync_max_attempts: i32,
+    ) -> StoreResult<u64> {
+        dispatch!(self.repush_products(tenant, connection, products, sync_max_attempts, Utc::now()))
+    }
+
+    /// Open a conflict (idempotent per listing and field; the product's
+    /// listings on the connection wait in `conflict`), or record one a
+    /// policy settled.
+    pub async fn record_conflict(&self, new: &NewConflict) -> StoreResult<uuid::Uuid> {
+        dispatch!(self.record_conflict(new, Utc::now()))
+    }
+
+    pub async fn get_conflict(
+        &self,
+        tenant: TenantId,
+        id: uuid::Uuid,
+    ) -> StoreResult<Option<ConflictRecord>> {
+        dispatch!(self.get_conflict(tenant, id))
+    }
+
+    pub async fn list_conflicts(
+        &self,
+        tenant: TenantId,
+        query: &ConflictQuery,
+    ) -> StoreResult<ConflictPage> {
+        dispatch!(self.list_conflicts(tenant, query))
+    }
+
+    /// Settle an open conflict by hand; see [`ConflictSettlement`]. A
+    /// `Channel` settlement expects the caller to have written the channel's
+    /// value into the catalog first ([`Store::absorb_channel_value`]).
+    pub async fn settle_conflict(
+        &self,
+        tenant: TenantId,
+        id: uuid::Uuid,
+        settlement: ConflictSettlement,
+        sync_max_attempts: i32,
+    ) -> StoreResult<Option<ConflictRecord>> {
+        dispatch!(self.settle_conflict(tenant, id, settlement, sync_max_attempts, Utc::now()))
+    }
+
+    pub async fn list_policies(&self, tenant: TenantId) -> StoreResult<Vec<PolicyRecord>> {
+        dispatch!(self.list_policies(tenant))
+    }
+
+    /// Set the conflict policy of a scope; `NotFound` for another tenant's connection.
+    pub async fn set_policy(
+        &self,
+        tenant: TenantId,
+        connection: Option<ConnectionId>,
+        field: Option<ConflictField>,
+        policy: ConflictPolicy,
+    ) -> StoreResult<PolicyRecord> {
+        dispatch!(self.set_policy(tenant, connection, field, policy, Utc::now()))
+    }
+
+    /// Write a value a channel holds into the master catalog, through the
+    /// ordinary write paths (audit trail and outbox included, so every other
+    /// channel is brought along): the product's title or status, a variant's
+    /// price, or its stock (set at the default location, never below 0).
+    pub async fn absorb_channel_value(
+        &self,
+        ctx: &WriteContext,
+        product: ProductId,
+        variant: Option<VariantId>,
+        field: ConflictField,
+        value: &serde_json::Value,
+    ) -> StoreResult<()> {
+        let invalid = |message: &str| {
+            let mut errors = shelfsync_core::validation::ValidationErrors::default();
+            errors.push(field.as_str(), message);
+            StoreError::Invalid(errors)
+        };
+        let variant = || variant.ok_or_else(|| invalid("the conflict names no variant"));
+        match field {
+            ConflictField::Title | ConflictField::Status => {
+                let patch: ProductPatch =
+                    serde_json::from_value(serde_json::json!({ field.as_str(): value }))
+                        .map_err(|e| invalid(&e.to_string()))?;
+                self.patch_product(ctx, product, &patch).await?;
+            }
+            ConflictField::Price => {
+                let patch: VariantPatch =
+                    serde_json::from_value(serde_json::json!({ "price": value }))
+                        .map_err(|e| invalid(&e.to_string()))?;
+                self.patch_variant(ctx, variant()?, &patch).await?;
+            }
+            ConflictField::Quantity => {
+                let quantity = value
+                    .as_i64()
+                    .ok_or_else(|| invalid("the channel's quantity is not a whole number"))?;
+                let change = InventoryChange {
+                    location_id: None,
+                    set: Some(quantity.max(0)),
+                    adjust: None,
+                    reason: Some("taken from the channel by reconciliation".into()),
+                };
+                self.change_inventory(ctx, variant()?, &change).await?;
+            }
+        }
+        Ok(())
+    }
+
     /// The listings a sync of this scope covers, for a dry run to plan over.
     pub async fn listings_in_scope(
         &self,

@@ -493,6 +493,217 @@ pub struct NewSyncLog {
     pub error: Option<String>,
 }
 
+// ---- reconciliation and conflicts ------------------------------------
+
+/// The job that reads one connection back and repairs drift, and the
+/// repeatable job that enqueues one per active connection. Both run on the
+/// sync queue, beside the pushes they check.
+pub const RECONCILE_CONNECTION_JOB: &str = "reconcile.connection";
+pub const RECONCILE_ALL_JOB: &str = "reconcile.all";
+
+impl NewJob {
+    /// Reconcile one connection. Deduplicated per connection (in its own key
+    /// space: the sync job of the same connection is a different job), so
+    /// the schedule and on-demand requests make one run.
+    pub fn reconcile_connection(
+        tenant: TenantId,
+        connection: ConnectionId,
+        max_attempts: i32,
+    ) -> Self {
+        Self {
+            tenant: Some(tenant),
+            dedupe_key: Some(format!("reconcile:{connection}")),
+            payload: serde_json::json!({ "connection_id": connection }),
+            ..Self::new(SYNC_QUEUE, RECONCILE_CONNECTION_JOB, max_attempts)
+        }
+    }
+}
+
+/// What happens when a channel holds a value we did not push.
+#[derive(
+    Debug, Clone, Copy, PartialEq, Eq, Hash, Default, Serialize, Deserialize, utoipa::ToSchema,
+)]
+#[serde(rename_all = "snake_case")]
+pub enum ConflictPolicy {
+    /// The channel is repaired to the master catalog (the default).
+    #[default]
+    MasterWins,
+    /// The master catalog takes the channel's value, and passes it on.
+    ChannelWins,
+    /// Whichever side changed last wins.
+    NewestWins,
+    /// Nothing is pushed until someone decides.
+    Manual,
+}
+
+impl ConflictPolicy {
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Self::MasterWins => "master_wins",
+            Self::ChannelWins => "channel_wins",
+            Self::NewestWins => "newest_wins",
+            Self::Manual => "manual",
+        }
+    }
+
+    pub fn parse(s: &str) -> Option<Self> {
+        [
+            Self::MasterWins,
+            Self::ChannelWins,
+            Self::NewestWins,
+            Self::Manual,
+        ]
+        .into_iter()
+        .find(|p| p.as_str() == s)
+    }
+}
+
+/// The fields reconciliation compares: those every channel reads back.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, Deserialize, utoipa::ToSchema)]
+#[serde(rename_all = "snake_case")]
+pub enum ConflictField {
+    Title,
+    Status,
+    Price,
+    Quantity,
+}
+
+impl ConflictField {
+    pub const ALL: [ConflictField; 4] = [Self::Title, Self::Status, Self::Price, Self::Quantity];
+
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Self::Title => "title",
+            Self::Status => "status",
+            Self::Price => "price",
+            Self::Quantity => "quantity",
+        }
+    }
+
+    pub fn parse(s: &str) -> Option<Self> {
+        Self::ALL.into_iter().find(|f| f.as_str() == s)
+    }
+
+    /// Whether the field belongs to the product (else to one variant).
+    pub fn is_product_level(self) -> bool {
+        matches!(self, Self::Title | Self::Status)
+    }
+}
+
+/// A stored conflict policy. `connection_id` absent: every connection of
+/// the tenant; `field` absent: every field.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize, utoipa::ToSchema)]
+pub struct PolicyRecord {
+    pub id: Uuid,
+    pub connection_id: Option<ConnectionId>,
+    pub field: Option<ConflictField>,
+    pub policy: ConflictPolicy,
+    pub created_at: DateTime<Utc>,
+    pub updated_at: DateTime<Utc>,
+}
+
+/// The policy that applies to `field` on `connection`: the most specific
+/// stored one, (connection, field) before (connection, any) before
+/// (tenant, field) before (tenant, any); master wins when none is stored.
+pub fn policy_for(
+    policies: &[PolicyRecord],
+    connection: ConnectionId,
+    field: ConflictField,
+) -> ConflictPolicy {
+    let scopes = [
+        (Some(connection), Some(field)),
+        (Some(connection), None),
+        (None, Some(field)),
+        (None, None),
+    ];
+    scopes
+        .iter()
+        .find_map(|(c, f)| {
+            policies
+                .iter()
+                .find(|p| p.connection_id == *c && p.field == *f)
+                .map(|p| p.policy)
+        })
+        .unwrap_or_default()
+}
+
+/// A conflict to record. With `resolution` it is stored already settled
+/// (a policy decided it); without, it is opened for someone to decide, and
+/// the product's listings on the connection wait in `conflict`.
+#[derive(Debug, Clone)]
+pub struct NewConflict {
+    pub tenant: TenantId,
+    pub connection: ConnectionId,
+    pub listing: ListingId,
+    pub product: ProductId,
+    pub variant: Option<shelfsync_core::VariantId>,
+    pub sku: Option<String>,
+    pub field: ConflictField,
+    pub master_value: serde_json::Value,
+    pub channel_value: serde_json::Value,
+    pub policy: ConflictPolicy,
+    pub external_product_id: Option<String>,
+    pub external_variant_id: Option<String>,
+    pub channel_updated_at: Option<DateTime<Utc>>,
+    pub resolution: Option<String>,
+}
+
+/// A value a channel held that we did not push, and what became of it.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize, utoipa::ToSchema)]
+pub struct ConflictRecord {
+    pub id: Uuid,
+    pub connection_id: ConnectionId,
+    pub listing_id: Option<ListingId>,
+    pub product_id: Option<ProductId>,
+    pub variant_id: Option<shelfsync_core::VariantId>,
+    pub sku: Option<String>,
+    /// title, status, price or quantity.
+    pub field: String,
+    /// What the master catalog held when the drift was found.
+    pub master_value: serde_json::Value,
+    /// What the channel held.
+    pub channel_value: serde_json::Value,
+    /// The policy that applied.
+    pub policy: String,
+    /// open, resolved or ignored.
+    pub status: String,
+    /// master, channel, ignore, master_wins or channel_wins.
+    pub resolution: Option<String>,
+    pub external_product_id: Option<String>,
+    pub external_variant_id: Option<String>,
+    pub channel_updated_at: Option<DateTime<Utc>>,
+    pub detected_at: DateTime<Utc>,
+    pub resolved_at: Option<DateTime<Utc>>,
+}
+
+/// Which conflicts to list, newest first.
+#[derive(Debug, Clone, Default)]
+pub struct ConflictQuery {
+    pub status: Option<String>,
+    pub connection: Option<ConnectionId>,
+    /// The `next_cursor` of the previous page.
+    pub before: Option<Uuid>,
+    pub limit: u32,
+}
+
+#[derive(Debug, Clone, Serialize, Deserialize, utoipa::ToSchema)]
+pub struct ConflictPage {
+    pub data: Vec<ConflictRecord>,
+    /// Pass as `cursor` to fetch the next page; absent on the last page.
+    pub next_cursor: Option<String>,
+}
+
+/// How a conflict is settled by hand.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum ConflictSettlement {
+    /// The channel is pushed the master values again.
+    Master,
+    /// The master catalog already took the channel's value.
+    Channel,
+    /// Left as it is.
+    Ignore,
+}
+
 /// Which sync log entries to list.
 #[derive(Debug, Clone)]
 pub struct SyncLogQuery {

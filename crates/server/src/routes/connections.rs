@@ -24,7 +24,7 @@ use shelfsync_channels::{ConnectionSecrets, Credentials, OAuthTokens};
 use shelfsync_core::vault::ExposeSecret;
 use shelfsync_core::{ConnectionId, Platform};
 use shelfsync_runtime::connections::{ChannelHub, HubError};
-use shelfsync_store::{ConnectionRecord, NewConnection, OAuthState, UsageRecord};
+use shelfsync_store::{ConnectionRecord, NewConnection, NewJob, OAuthState, UsageRecord};
 
 use crate::AppState;
 use crate::auth::Principal;
@@ -41,6 +41,10 @@ pub fn router() -> Router<AppState> {
         .route("/v1/connections/{key}", get(show).delete(disconnect))
         .route("/v1/connections/{key}/install", get(install))
         .route("/v1/connections/{key}/usage", get(usage))
+        .route(
+            "/v1/connections/{key}/reconcile",
+            axum::routing::post(reconcile),
+        )
 }
 
 /// The OAuth callback: the merchant's browser arrives from the platform
@@ -545,4 +549,42 @@ pub async fn usage(
     Ok(ApiJson(
         state.store.usage_since(principal.tenant, id, since).await?,
     ))
+}
+
+/// A reconciliation on its way.
+#[derive(Debug, Serialize, Deserialize, utoipa::ToSchema)]
+pub struct ReconcileAccepted {
+    /// The job that will read the channel back; a request made while one
+    /// waits joins it.
+    pub job_id: shelfsync_core::JobId,
+}
+
+#[utoipa::path(post, path = "/v1/connections/{id}/reconcile", tag = "connections", params(("id" = ConnectionId, Path)),
+    responses((status = 202, body = ReconcileAccepted, description = "Reconciliation enqueued"),
+        (status = 404, body = Problem), (status = 409, body = Problem, description = "The connection is disconnected")),
+    security(("bearer" = [])))]
+pub async fn reconcile(
+    State(state): State<AppState>,
+    principal: Principal,
+    Path(key): Path<String>,
+) -> ApiResult<(StatusCode, ApiJson<ReconcileAccepted>)> {
+    let id = parse_id(&key)?;
+    let record = state
+        .store
+        .get_connection(principal.tenant, id)
+        .await?
+        .ok_or_else(|| ApiError::NotFound(format!("no connection {id}")))?;
+    if record.status != "active" {
+        return Err(ApiError::Conflict("the connection is disconnected".into()));
+    }
+    let job =
+        NewJob::reconcile_connection(principal.tenant, id, super::conflicts::SYNC_MAX_ATTEMPTS);
+    let outcome = state.store.enqueue_jobs(&[job]).await?;
+    let job_id = outcome
+        .first()
+        .map(|o| o.id())
+        .ok_or_else(|| ApiError::internal(anyhow::anyhow!("the job was not enqueued")))?;
+    let wakeups = state.wakeups.clone();
+    tokio::spawn(async move { wakeups.wake(shelfsync_store::SYNC_QUEUE).await });
+    Ok((StatusCode::ACCEPTED, ApiJson(ReconcileAccepted { job_id })))
 }

@@ -3,6 +3,7 @@
 pub mod alerts;
 pub mod api_keys;
 pub mod audit;
+pub mod conflicts;
 pub mod connections;
 pub mod health;
 pub mod listings;

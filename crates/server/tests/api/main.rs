@@ -5,6 +5,7 @@ mod support;
 
 mod auth;
 mod catalog;
+mod conflicts;
 mod connections;
 
 mod edge;

@@ -5,7 +5,7 @@ use std::sync::Arc;
 use anyhow::Context;
 use shelfsync_runtime::connections::ChannelHub;
 use shelfsync_runtime::push::ChannelPush;
-use shelfsync_runtime::{Runtime, RuntimeHandle, Wakeups, WorkerKind};
+use shelfsync_runtime::{Reconciler, Runtime, RuntimeHandle, Wakeups, WorkerKind};
 use shelfsync_store::Store;
 
 use crate::config::{GlobalOptions, RuntimeOptions, WorkerOptions};
@@ -44,12 +44,15 @@ pub async fn start(
     kinds: &[WorkerKind],
     hub: ChannelHub,
 ) -> anyhow::Result<RuntimeHandle> {
+    let config = opts.config();
+    let reconciler = Reconciler::new(hub.clone(), config.max_attempts);
     Runtime::standard(
         store.clone(),
         wakeups,
-        opts.config(),
+        config,
         kinds,
         Arc::new(ChannelPush::new(hub.clone())),
+        Some(Arc::new(reconciler)),
     )
     .with_channels(hub)
     .start()

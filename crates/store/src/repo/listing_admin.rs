@@ -107,7 +107,7 @@ pub(crate) async fn link_listings(
                 if linked {
                     sqlx::query(
                         "UPDATE platform_listings SET external_product_id = $1, external_variant_id = $2, \
-                         metadata = $3, last_pushed_hash = NULL, updated_at = $4 WHERE id = $5 AND tenant_id = $6",
+                         metadata = $3, last_pushed_hash = NULL, catalog_hash = NULL, updated_at = $4 WHERE id = $5 AND tenant_id = $6",
                     )
                     .bind(&link.external_product_id)
                     .bind(&link.external_variant_id)

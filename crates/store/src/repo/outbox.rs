@@ -17,7 +17,8 @@ fn event_product(
 }
 
 /// Relays up to `limit` unprocessed outbox events in one transaction: every
-/// listing of each event's product becomes pending, each connection with
+/// listing of each event's product becomes pending (bar excluded ones, and
+/// conflicted ones, which only learn they owe a push), each connection with
 /// pending listings gets one deduplicated sync job, and the events are marked
 /// processed. Either all of that commits or none of it does, so an event is
 /// applied once however many relays run (PostgreSQL relays skip each other's
@@ -65,17 +66,28 @@ pub(crate) async fn relay_outbox(
 
     let mut connections: Vec<(Uuid, Uuid)> = Vec::new();
     for (tenant, product) in &products {
+        // A listing waiting on a conflict stays there (nothing is pushed
+        // until someone decides) but owes a push once it is settled.
         let touched = sqlx::query(
-            "UPDATE platform_listings SET status = 'pending', next_retry_at = NULL, attempts = 0, updated_at = $3 \
-             WHERE tenant_id = $1 AND product_id = $2 AND (status <> 'excluded' OR excluded_by = 'rule') RETURNING connection_id",
+            "UPDATE platform_listings SET \
+               last_pushed_hash = CASE WHEN status = 'conflict' THEN NULL ELSE last_pushed_hash END, \
+               catalog_hash = CASE WHEN status = 'conflict' THEN NULL ELSE catalog_hash END, \
+               status = CASE WHEN status = 'conflict' THEN 'conflict' ELSE 'pending' END, \
+               next_retry_at = NULL, attempts = 0, updated_at = $3 \
+             WHERE tenant_id = $1 AND product_id = $2 AND (status <> 'excluded' OR excluded_by = 'rule') \
+             RETURNING connection_id, status",
         )
         .bind(tenant)
         .bind(product)
         .bind(now)
         .fetch_all(&mut *tx)
         .await?;
-        batch.listings += touched.len();
         for row in touched {
+            let status: String = row.try_get("status")?;
+            if status != "pending" {
+                continue;
+            }
+            batch.listings += 1;
             let connection: Uuid = row.try_get("connection_id")?;
             if !connections.contains(&(*tenant, connection)) {
                 connections.push((*tenant, connection));
