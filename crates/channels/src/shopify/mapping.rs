@@ -438,10 +438,11 @@ mod tests {
         let mut many = push();
         let template = many.variants[0].clone();
         many.variants = (0..=MAX_VARIANTS)
-            .map(|n| VariantPush {
-                sku: format!("V{n}"),
-                option_values: vec![format!("{n}")],
-                ..template.clone()
+            .map(|n| {
+                let mut v = template.clone();
+                v.sku = format!("V{n}");
+                v.option_values[0] = format!("{n}");
+                v
             })
             .collect();
         assert_eq!(check(&many, None)[0].code, "TOO_MANY_VARIANTS");
