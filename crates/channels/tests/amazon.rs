@@ -153,9 +153,10 @@ async fn an_invalid_item_fails_alone() {
     let good = support::product("GOOD", 1);
     let outcomes = channel.upsert_products(&[bad, good]).await.unwrap();
     let error = outcomes[0].result.clone().unwrap_err();
-    assert_eq!(error.code, "90220");
+    // Refused before the call, as Amazon would (90220, item_name required).
+    assert_eq!(error.code, "TITLE_EMPTY");
     assert!(!error.retryable);
-    assert!(error.message.contains("item_name"), "{}", error.message);
+    assert!(error.message.contains("title"), "{}", error.message);
     assert!(outcomes[1].result.is_ok());
     let listings = sim_listings(&sim).await;
     assert_eq!(listings.len(), 1);

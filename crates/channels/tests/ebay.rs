@@ -177,9 +177,10 @@ async fn a_product_ebay_refuses_fails_alone() {
     let outcomes = ebay.upsert_products(&[good, bad, long]).await.unwrap();
     assert!(outcomes[0].result.is_ok(), "{:?}", outcomes[0]);
     let error = outcomes[1].result.clone().unwrap_err();
-    assert_eq!(error.code, "25003", "eBay's invalid-price error: {error:?}");
+    // Refused before the call, as eBay would (25003, invalid price).
+    assert_eq!(error.code, "PRICE_NOT_POSITIVE", "{error:?}");
     assert!(!error.retryable);
-    assert_eq!(outcomes[2].result.clone().unwrap_err().code, "invalid_sku");
+    assert_eq!(outcomes[2].result.clone().unwrap_err().code, "SKU_TOO_LONG");
 
     // Without the listing policies eBay will not publish: a per-item error.
     let unpublishable = channel(&sim, &creds, serde_json::json!({}));

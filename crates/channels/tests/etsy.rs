@@ -86,7 +86,7 @@ async fn creates_products_with_variants_as_listings() {
         .result
         .as_ref()
         .expect_err("several SKUs need options");
-    assert_eq!(bad.code, "options_required");
+    assert_eq!(bad.code, "OPTIONS_REQUIRED");
     assert!(!bad.retryable);
     let cup = outcomes[2].result.as_ref().expect("CUP is created");
 

@@ -101,7 +101,7 @@ async fn creates_and_updates_products_with_variants_and_stock() {
     assert_eq!(outcomes.len(), 3);
     assert_eq!(
         outcomes[1].result.as_ref().unwrap_err().code,
-        "OPTION_MISMATCH"
+        "OPTION_VALUES_MISMATCH"
     );
     let tee = outcomes[0].result.clone().unwrap();
     assert_eq!(tee.variants.len(), 3);
