@@ -22,6 +22,7 @@ pub mod oauth;
 pub mod shopify;
 pub mod signature;
 pub mod usage;
+pub mod validate;
 pub mod woocommerce;
 
 use std::sync::Arc;
@@ -49,6 +50,36 @@ pub trait Channel: Send + Sync {
     /// How many items one call may carry, so the sync engine batches to fit
     /// and dry runs can count calls.
     fn batch_limits(&self) -> BatchLimits;
+
+    /// What the platform would refuse `product` for, found without a call:
+    /// the shared rules of [`validate::common`] and this platform's own
+    /// documented limits. Empty when it would be accepted as far as can be
+    /// known offline. A dry run shows these per listing; `upsert_products`
+    /// runs the same checks first and refuses with the first of them, so a
+    /// dry run and a real run never disagree about what is refused.
+    fn validate_push(&self, product: &ProductPush) -> Vec<ItemError>;
+
+    /// The HTTP calls `upsert_products(products)` would make on a clean run
+    /// (nothing refused by the platform, no throttling, no retries), after
+    /// this adapter's own batching, from what it knows now: products and
+    /// variants with external ids are updates, the rest creates; products
+    /// [`Channel::validate_push`] refuses cost nothing; a one-time lookup
+    /// the adapter caches counts only while its cache is cold. Makes no
+    /// call. Built from the same batching code as the real path, so a dry
+    /// run predicts the real call count exactly.
+    fn plan_upsert(&self, products: &[ProductPush]) -> CallPlan;
+
+    /// Seconds `plan`'s calls take under this connection's quota, from full
+    /// buckets: the burst goes at once, the rest at the sustained rate of
+    /// the slowest applicable limit; no limit means no wait. An estimate for
+    /// dry runs and progress, not a schedule (other work shares the quota).
+    fn estimate_seconds(&self, plan: &CallPlan) -> f64 {
+        shelfsync_core::quota::drain_seconds(
+            self.quota_model(),
+            &plan.by_operation,
+            plan.quota_units,
+        )
+    }
 
     /// Create or update products with their variants, in as few calls as the
     /// platform allows. One outcome per input, in input order; one bad

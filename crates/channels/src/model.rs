@@ -2,6 +2,8 @@
 //! it, and what a channel tells us back. Channel-neutral; each adapter maps
 //! these to and from its platform's wire shapes.
 
+use std::collections::BTreeMap;
+
 use chrono::{DateTime, Utc};
 use rust_decimal::Decimal;
 use serde::{Deserialize, Serialize};
@@ -196,4 +198,31 @@ pub enum WebhookKind {
 pub struct BatchLimits {
     pub products: usize,
     pub inventory: usize,
+}
+
+/// The HTTP calls an `upsert_products` would make on a clean run (no
+/// refusals, no throttling), after the adapter's own batching: what a dry
+/// run reports as "estimated API calls" and what pacing estimates from.
+#[derive(Debug, Clone, PartialEq, Default, Serialize, Deserialize)]
+pub struct CallPlan {
+    /// Requests sent, each counted once however many items it carries.
+    pub calls: u32,
+    /// Units the calls draw from the quota: one per request, or the
+    /// adapter's cost estimate where the platform charges points (Shopify).
+    pub quota_units: f64,
+    /// Calls per operation, named as the adapter names them to its quota
+    /// model, so operation-scoped limits can be applied to them.
+    pub by_operation: BTreeMap<String, u32>,
+}
+
+impl CallPlan {
+    /// Count `calls` more calls of `operation` costing `units` in all.
+    pub fn add(&mut self, operation: &str, calls: u32, units: f64) {
+        if calls == 0 {
+            return;
+        }
+        self.calls += calls;
+        self.quota_units += units;
+        *self.by_operation.entry(operation.to_owned()).or_default() += calls;
+    }
 }

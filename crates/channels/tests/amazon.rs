@@ -153,9 +153,10 @@ async fn an_invalid_item_fails_alone() {
     let good = support::product("GOOD", 1);
     let outcomes = channel.upsert_products(&[bad, good]).await.unwrap();
     let error = outcomes[0].result.clone().unwrap_err();
-    assert_eq!(error.code, "90220");
+    // Refused before the call, as Amazon would (90220, item_name required).
+    assert_eq!(error.code, "TITLE_EMPTY");
     assert!(!error.retryable);
-    assert!(error.message.contains("item_name"), "{}", error.message);
+    assert!(error.message.contains("title"), "{}", error.message);
     assert!(outcomes[1].result.is_ok());
     let listings = sim_listings(&sim).await;
     assert_eq!(listings.len(), 1);
@@ -501,4 +502,35 @@ async fn consent_and_code_exchange_give_working_tokens() {
     assert!(page.listings.is_empty());
     let reused = oauth::exchange_code(&client, &endpoints, &app, code, redirect, None, now).await;
     assert!(reused.is_err(), "a code is single use");
+}
+
+/// A dry run's call count is the real one: one putListingsItem per SKU,
+/// plus the parent of each variation family.
+#[tokio::test]
+async fn a_plan_counts_exactly_the_calls_an_upsert_makes() {
+    let (sim, channel, _) = setup(None).await;
+    let seed = [support::product("SEEDA", 1), support::product("SEEDB", 3)];
+    let (_, seeded) =
+        support::assert_plan_is_exact(&sim, "amazon", SELLER, channel.as_ref(), &seed).await;
+    let mut batch = support::with_ids(&seed, seeded);
+    for n in 0..4 {
+        batch.push(support::product(&format!("NEW{n}"), 1 + n % 2));
+    }
+    let mut bad = support::product("LONGSKU", 1);
+    bad.variants[0].sku = "S".repeat(41);
+    batch.insert(1, bad.clone());
+    let (plan, _) =
+        support::assert_plan_is_exact(&sim, "amazon", SELLER, channel.as_ref(), &batch).await;
+    assert_eq!(plan.calls, 1 + 4 + 1 + 3 + 1 + 3, "{plan:?}");
+    assert!(channel.estimate_seconds(&plan) >= 0.0);
+
+    support::assert_refused_without_a_call(
+        &sim,
+        "amazon",
+        SELLER,
+        channel.as_ref(),
+        &bad,
+        "SKU_TOO_LONG",
+    )
+    .await;
 }

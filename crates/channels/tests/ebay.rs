@@ -177,9 +177,10 @@ async fn a_product_ebay_refuses_fails_alone() {
     let outcomes = ebay.upsert_products(&[good, bad, long]).await.unwrap();
     assert!(outcomes[0].result.is_ok(), "{:?}", outcomes[0]);
     let error = outcomes[1].result.clone().unwrap_err();
-    assert_eq!(error.code, "25003", "eBay's invalid-price error: {error:?}");
+    // Refused before the call, as eBay would (25003, invalid price).
+    assert_eq!(error.code, "PRICE_NOT_POSITIVE", "{error:?}");
     assert!(!error.retryable);
-    assert_eq!(outcomes[2].result.clone().unwrap_err().code, "invalid_sku");
+    assert_eq!(outcomes[2].result.clone().unwrap_err().code, "SKU_TOO_LONG");
 
     // Without the listing policies eBay will not publish: a per-item error.
     let unpublishable = channel(&sim, &creds, serde_json::json!({}));
@@ -539,4 +540,52 @@ async fn the_quota_is_used_fully_and_never_exceeded() {
     assert_eq!(stats.throttled, 0, "eBay never had to refuse a call");
     assert_eq!(used as usize, calls);
     assert!(used / allowed >= 0.9, "used {used} of {allowed}");
+}
+
+/// A dry run's call count is the real one, through every step: items and
+/// offers 25 a call, one group write and publication per multi-variant
+/// product, existing offers' price updates, and withdraw plus updateOffer
+/// for an archived product.
+#[tokio::test]
+async fn a_plan_counts_exactly_the_calls_an_upsert_makes() {
+    let (sim, creds) = setup().await;
+    let channel = channel(&sim, &creds, listing_settings());
+    let seed = [
+        support::product("SEEDA", 1),
+        support::product("SEEDB", 3),
+        support::product("SEEDC", 1),
+        support::product("SEEDD", 2),
+    ];
+    let (_, seeded) =
+        support::assert_plan_is_exact(&sim, "ebay", ACCOUNT, channel.as_ref(), &seed).await;
+    let mut batch = support::with_ids(&seed, seeded);
+    batch[2].status = PushStatus::Archived;
+    batch[3].status = PushStatus::Draft;
+    for n in 0..27 {
+        batch.push(support::product(&format!("NEW{n}"), 1));
+    }
+    batch.push(support::product("MULTA", 2));
+    batch.push(support::product("MULTB", 4));
+    let mut drafted = support::product("DRAFT", 1);
+    drafted.status = PushStatus::Draft;
+    batch.push(drafted);
+    let mut bad = support::product("LONGSKU", 1);
+    bad.variants[0].sku = "S".repeat(51);
+    batch.insert(1, bad.clone());
+    let (plan, _) =
+        support::assert_plan_is_exact(&sim, "ebay", ACCOUNT, channel.as_ref(), &batch).await;
+    // 41 items (2 calls), 4 groups rewritten, 34 new offers (2), 28 single
+    // publications (2 bulk) and 3 group ones, 4 live offers (1), withdraw
+    // and 1 update for the archived product, 2 updates for the draft.
+    assert_eq!(plan.calls, 2 + 4 + 2 + 2 + 3 + 1 + 2 + 2, "{plan:?}");
+
+    support::assert_refused_without_a_call(
+        &sim,
+        "ebay",
+        ACCOUNT,
+        channel.as_ref(),
+        &bad,
+        "SKU_TOO_LONG",
+    )
+    .await;
 }

@@ -86,7 +86,7 @@ async fn creates_products_with_variants_as_listings() {
         .result
         .as_ref()
         .expect_err("several SKUs need options");
-    assert_eq!(bad.code, "options_required");
+    assert_eq!(bad.code, "OPTIONS_REQUIRED");
     assert!(!bad.retryable);
     let cup = outcomes[2].result.as_ref().expect("CUP is created");
 
@@ -615,4 +615,44 @@ async fn refuses_calls_without_the_shared_secret() {
         }
         other => panic!("unexpected {other:?}"),
     }
+}
+
+/// A dry run's call count is the real one: draft, inventory and (when
+/// active) publish per new listing; patch and inventory per existing one.
+#[tokio::test]
+async fn a_plan_counts_exactly_the_calls_an_upsert_makes() {
+    let sim = support::simulator().await;
+    let etsy = shop(&sim, "41000077", json!({})).await;
+    let seed = [support::product("SEEDA", 1), support::product("SEEDB", 3)];
+    let (_, seeded) =
+        support::assert_plan_is_exact(&sim, "etsy", "41000077", etsy.as_ref(), &seed).await;
+    let mut batch = support::with_ids(&seed, seeded);
+    batch[1].status = PushStatus::Archived;
+    for n in 0..4 {
+        batch.push(support::product(&format!("NEW{n}"), 1 + n % 2));
+    }
+    let mut drafted = support::product("DRAFT", 2);
+    drafted.status = PushStatus::Draft;
+    batch.push(drafted);
+    let mut bad = support::product("MANY", 1);
+    bad.variants[0].quantity = 1000;
+    batch.insert(3, bad.clone());
+    let (plan, _) =
+        support::assert_plan_is_exact(&sim, "etsy", "41000077", etsy.as_ref(), &batch).await;
+    assert_eq!(plan.calls, 2 * 2 + 4 * 3 + 2, "{plan:?}");
+    assert_eq!(
+        plan.by_operation.get("createDraftListing"),
+        Some(&5),
+        "{plan:?}"
+    );
+
+    support::assert_refused_without_a_call(
+        &sim,
+        "etsy",
+        "41000077",
+        etsy.as_ref(),
+        &bad,
+        "QUANTITY_TOO_HIGH",
+    )
+    .await;
 }

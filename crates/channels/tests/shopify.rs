@@ -101,7 +101,7 @@ async fn creates_and_updates_products_with_variants_and_stock() {
     assert_eq!(outcomes.len(), 3);
     assert_eq!(
         outcomes[1].result.as_ref().unwrap_err().code,
-        "OPTION_MISMATCH"
+        "OPTION_VALUES_MISMATCH"
     );
     let tee = outcomes[0].result.clone().unwrap();
     assert_eq!(tee.variants.len(), 3);
@@ -607,4 +607,49 @@ async fn the_oauth_code_grant_yields_a_working_offline_token() {
         refused,
         Err(shelfsync_channels::ChannelError::Unauthorized(_))
     ));
+}
+
+/// A dry run's call count is the real one: with the location lookup while
+/// the cache is cold, without it once warm; productSet batches of ten.
+#[tokio::test]
+async fn a_plan_counts_exactly_the_calls_an_upsert_makes() {
+    let (sim, channel) = setup(None, None).await;
+    let seed = [
+        support::product("SEED-A", 1),
+        support::product("SEED-B", 3),
+        support::product("SEED-C", 2),
+    ];
+    let (plan, seeded) =
+        support::assert_plan_is_exact(&sim, "shopify", SHOP, channel.as_ref(), &seed).await;
+    assert_eq!(plan.by_operation.get("locations"), Some(&1), "{plan:?}");
+    let seeded = support::with_ids(&seed, seeded);
+
+    let mut batch: Vec<ProductPush> = seeded
+        .into_iter()
+        .map(|mut p| {
+            p.title = format!("{} again", p.title);
+            p
+        })
+        .collect();
+    for n in 0..11 {
+        batch.push(support::product(&format!("NEW{n}"), 1 + n % 3));
+    }
+    let mut bad = support::product("LONG", 1);
+    bad.title = "T".repeat(256);
+    batch.insert(4, bad.clone());
+    let (plan, _) =
+        support::assert_plan_is_exact(&sim, "shopify", SHOP, channel.as_ref(), &batch).await;
+    assert_eq!(plan.by_operation.get("locations"), None, "cached: {plan:?}");
+    assert_eq!(plan.by_operation.get("productSet"), Some(&2), "{plan:?}");
+    assert!(plan.quota_units > 14.0 * 10.0, "{plan:?}");
+
+    support::assert_refused_without_a_call(
+        &sim,
+        "shopify",
+        SHOP,
+        channel.as_ref(),
+        &bad,
+        "TITLE_TOO_LONG",
+    )
+    .await;
 }

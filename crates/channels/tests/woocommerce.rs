@@ -544,3 +544,54 @@ async fn app_authorization_posts_the_store_keys_to_the_callback() {
             .is_empty()
     );
 }
+
+/// A dry run's call count is the real one: `products/batch` per 100
+/// products, then `variations/batch` per variable product.
+#[tokio::test]
+async fn a_plan_counts_exactly_the_calls_an_upsert_makes() {
+    let (sim, _, channel) = store("plan", json!({})).await;
+    let seed = [simple("SEED-A"), product("SEED-B", 3), simple("SEED-C")];
+    let (_, seeded) =
+        support::assert_plan_is_exact(&sim, NAME, "plan", channel.as_ref(), &seed).await;
+    let seeded = support::with_ids(&seed, seeded);
+
+    let mut batch = seeded;
+    batch[1]
+        .variants
+        .push(product("SEED-B", 4).variants[3].clone());
+    for n in 0..101 {
+        batch.push(simple(&format!("NEW{n}")));
+    }
+    batch.push(product("VAR-A", 2));
+    batch.push(product("VAR-B", 5));
+    let mut bad = simple("NEG");
+    bad.variants[0].quantity = -1;
+    batch.insert(2, bad.clone());
+    let (plan, _) =
+        support::assert_plan_is_exact(&sim, NAME, "plan", channel.as_ref(), &batch).await;
+    assert_eq!(
+        plan.by_operation.get("products.batch"),
+        Some(&2),
+        "{plan:?}"
+    );
+    assert_eq!(
+        plan.by_operation.get("variations.batch"),
+        Some(&3),
+        "{plan:?}"
+    );
+    assert_eq!(
+        channel.estimate_seconds(&plan),
+        0.0,
+        "WooCommerce sets no limit"
+    );
+
+    support::assert_refused_without_a_call(
+        &sim,
+        NAME,
+        "plan",
+        channel.as_ref(),
+        &bad,
+        "QUANTITY_NEGATIVE",
+    )
+    .await;
+}

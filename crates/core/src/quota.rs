@@ -166,6 +166,51 @@ impl QuotaModel {
     }
 }
 
+/// Seconds a burst of calls takes to get through `model`, starting from
+/// full buckets: each limit lets its capacity through at once and the rest
+/// at its sustained rate; the slowest limit decides. `calls` counts calls
+/// per operation; `points` is their total cost for point-charged limits
+/// (shared among operations in proportion to their calls when a points
+/// limit covers only some of them). An unlimited model takes no time.
+///
+/// Pure, so a dry run can say how long a sync would take without asking
+/// the gate (which would also reserve).
+pub fn drain_seconds(
+    model: &QuotaModel,
+    calls: &std::collections::BTreeMap<String, u32>,
+    points: f64,
+) -> f64 {
+    let total: u32 = calls.values().sum();
+    if total == 0 {
+        return 0.0;
+    }
+    model
+        .limits
+        .iter()
+        .map(|scoped| {
+            let covered: u32 = calls
+                .iter()
+                .filter(|(op, _)| scoped.scope.applies_to(op))
+                .map(|(_, n)| *n)
+                .sum();
+            let demand = if scoped.limit.counts_points() {
+                points * f64::from(covered) / f64::from(total)
+            } else {
+                f64::from(covered)
+            };
+            let over = demand - scoped.limit.capacity();
+            let rate = scoped.limit.refill_per_sec();
+            if over <= 0.0 {
+                0.0
+            } else if rate <= 0.0 {
+                f64::INFINITY
+            } else {
+                over / rate
+            }
+        })
+        .fold(0.0, f64::max)
+}
+
 /// The fill of one bucket at one instant: `available` units free at `at`
 /// (seconds on the caller's clock).
 #[derive(Debug, Clone, Copy, PartialEq, Serialize, Deserialize)]
@@ -383,5 +428,38 @@ mod tests {
             .with(Scope::All, TOKENS);
         assert_eq!(model.per_minute("x"), Some(60.0));
         assert_eq!(QuotaModel::unlimited().per_minute("x"), None);
+    }
+    #[test]
+    fn draining_a_plan_waits_only_past_the_burst_at_the_slowest_limit() {
+        let calls = |pairs: &[(&str, u32)]| {
+            pairs
+                .iter()
+                .map(|(k, v)| ((*k).to_owned(), *v))
+                .collect::<std::collections::BTreeMap<_, _>>()
+        };
+        // 10 burst, 5/s: 30 calls wait for 20 more tokens, 4 s.
+        let model = QuotaModel::unlimited().with(Scope::All, TOKENS);
+        assert_eq!(drain_seconds(&model, &calls(&[("put", 30)]), 30.0), 4.0);
+        assert_eq!(drain_seconds(&model, &calls(&[("put", 10)]), 10.0), 0.0);
+        // Points: 3,000 points through a 1,000 bucket restored at 50/s.
+        let points = QuotaModel::unlimited().with(Scope::All, POINTS);
+        assert_eq!(drain_seconds(&points, &calls(&[("set", 3)]), 3000.0), 40.0);
+        // Operation scopes: only the covered calls count; the slowest wins.
+        let scoped = QuotaModel::unlimited()
+            .with(Scope::Operation("put".into()), TOKENS)
+            .with(
+                Scope::Operation("get".into()),
+                Limit::TokenBucket {
+                    rate_per_sec: 1.0,
+                    burst: 1.0,
+                },
+            );
+        let plan = calls(&[("put", 20), ("get", 5), ("other", 100)]);
+        assert_eq!(drain_seconds(&scoped, &plan, 125.0), 4.0);
+        assert_eq!(
+            drain_seconds(&QuotaModel::unlimited(), &plan, 125.0),
+            0.0,
+            "no limit, no wait"
+        );
     }
 }

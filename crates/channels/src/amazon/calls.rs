@@ -16,6 +16,7 @@ use url::Url;
 
 use super::wire::{self, ErrorList, Family, ListingContext};
 use super::{OP_GET_ORDER_ITEMS, OP_PATCH_ITEM, OP_PUT_ITEM};
+use crate::CallPlan;
 use crate::credentials::{AppCredentials, OAuthTokens};
 use crate::http::{ChannelHttp, Reply};
 use crate::oauth::OAuthEndpoints;
@@ -82,6 +83,77 @@ fn item_error(error: ChannelError) -> ItemError {
     }
 }
 
+/// The operation name a plan gives the LWA token refresh (not an SP-API
+/// call: no SP-API quota applies to it).
+pub const OP_REFRESH_TOKEN: &str = "lwa.refreshToken";
+
+/// Amazon's limits: `item_name` holds at most 200 characters (the
+/// `maxLength` product type definitions give it, e.g.
+/// https://developer-docs.amazon.com/sp-api/docs/product-type-definitions-api-v2020-09-01-reference),
+/// and a seller SKU at most 40 (Listings Items answers "Invalid 'sku'"
+/// beyond that: https://github.com/amz-tools/amazon-sp-api/issues/126).
+pub const TITLE_MAX: usize = 200;
+pub const SKU_MAX: usize = 40;
+
+/// What Amazon would refuse a product for, known without a call: the
+/// shared rules, the title and SKU limits, and a parent SKU (the handle or
+/// external id) for a variation family.
+pub(super) fn check(product: &ProductPush) -> Vec<ItemError> {
+    let mut errors = crate::validate::common(product);
+    errors.extend(crate::validate::title_length(product, TITLE_MAX, "Amazon"));
+    errors.extend(crate::validate::sku_length(product, SKU_MAX, "Amazon"));
+    if let Some(family) = Family::of(product) {
+        let length = family.parent_sku.chars().count();
+        if family.parent_sku.trim().is_empty() {
+            errors.push(ItemError::permanent(
+                "PARENT_SKU_EMPTY",
+                "handle: a variation family needs a handle for its parent SKU",
+            ));
+        } else if length > SKU_MAX {
+            errors.push(ItemError::permanent(
+                crate::validate::SKU_TOO_LONG,
+                format!(
+                    "handle: parent SKU {} has {length} characters; Amazon allows at most {SKU_MAX}",
+                    family.parent_sku
+                ),
+            ));
+        }
+    }
+    errors
+}
+
+/// One putListingsItem of a product.
+pub(super) struct Submission {
+    pub sku: String,
+    pub body: Value,
+    pub parent: bool,
+}
+
+/// The listing items a product is put as: a variation family's parent
+/// first, then one item per variant (a standalone product is one item).
+pub(super) fn submissions(
+    product: &ProductPush,
+    family: Option<&Family>,
+    ctx: &wire::ListingContext,
+) -> Vec<Submission> {
+    let mut items = Vec::with_capacity(product.variants.len() + 1);
+    if let Some(family) = family {
+        items.push(Submission {
+            sku: family.parent_sku.clone(),
+            body: wire::parent_body(product, family, ctx),
+            parent: true,
+        });
+    }
+    for variant in &product.variants {
+        items.push(Submission {
+            sku: variant.sku.clone(),
+            body: wire::variant_body(product, variant, family, ctx),
+            parent: false,
+        });
+    }
+    items
+}
+
 impl Inner {
     fn access_token(&self) -> String {
         self.tokens
@@ -90,6 +162,14 @@ impl Inner {
             .access_token
             .expose_secret()
             .to_owned()
+    }
+
+    /// Whether the next call will refresh the access token first.
+    fn refresh_due(&self) -> bool {
+        self.tokens
+            .lock()
+            .expect("token lock")
+            .needs_refresh(Utc::now(), chrono::Duration::seconds(60))
     }
 
     fn can_refresh(&self) -> bool {
@@ -131,12 +211,7 @@ impl Inner {
         url: &Url,
         body: Option<&Value>,
     ) -> Result<Reply, ChannelError> {
-        let due = self
-            .tokens
-            .lock()
-            .expect("token lock")
-            .needs_refresh(Utc::now(), chrono::Duration::seconds(60));
-        if due {
+        if self.refresh_due() {
             self.refresh(&self.access_token()).await?;
         }
         let mut refreshed = false;
@@ -221,6 +296,8 @@ impl Inner {
         Ok(Err(ItemError::permanent(code, message)))
     }
 
+    /// Put every listing item of one product, parent first: one call per
+    /// [`submissions`] entry. A refused parent stops its children.
     pub(super) async fn upsert_product(
         &self,
         product: ProductPush,
@@ -229,35 +306,19 @@ impl Inner {
             key: product.key.clone(),
             result,
         };
-        if product.variants.is_empty() {
-            return Ok(outcome(Err(ItemError::permanent(
-                "no_variants",
-                "an Amazon listing item needs a SKU",
-            ))));
+        if let Err(error) = crate::validate::refusal(check(&product)) {
+            return Ok(outcome(Err(error)));
         }
         let family = Family::of(&product);
-        if let Some(family) = &family {
-            if family.parent_sku.trim().is_empty() {
-                return Ok(outcome(Err(ItemError::permanent(
-                    "no_parent_sku",
-                    "a variation family needs a handle for its parent SKU",
-                ))));
-            }
-            let body = wire::parent_body(&product, family, &self.ctx);
-            if let Err(error) = self
-                .submit(OP_PUT_ITEM, Method::PUT, &family.parent_sku, &body)
-                .await?
-            {
-                return Ok(outcome(Err(error)));
-            }
-        }
         let mut first_error = None;
-        for variant in &product.variants {
-            let body = wire::variant_body(&product, variant, family.as_ref(), &self.ctx);
+        for item in submissions(&product, family.as_ref(), &self.ctx) {
             if let Err(error) = self
-                .submit(OP_PUT_ITEM, Method::PUT, &variant.sku, &body)
+                .submit(OP_PUT_ITEM, Method::PUT, &item.sku, &item.body)
                 .await?
             {
+                if item.parent {
+                    return Ok(outcome(Err(error)));
+                }
                 first_error.get_or_insert(error);
             }
         }
@@ -281,6 +342,24 @@ impl Inner {
             external_id,
             variants,
         })))
+    }
+
+    /// The calls `upsert_products` makes for `products` when Amazon accepts
+    /// them: a token refresh when the access token is about to expire (one,
+    /// shared by every task), then one putListingsItem per [`submissions`]
+    /// entry of each product [`check`] passes.
+    pub(super) fn plan(&self, products: &[ProductPush]) -> CallPlan {
+        let mut plan = CallPlan::default();
+        let mut puts = 0u32;
+        for product in products.iter().filter(|p| check(p).is_empty()) {
+            let family = Family::of(product);
+            puts += submissions(product, family.as_ref(), &self.ctx).len() as u32;
+        }
+        if puts > 0 && self.refresh_due() {
+            plan.add(OP_REFRESH_TOKEN, 1, 0.0);
+        }
+        plan.add(OP_PUT_ITEM, puts, f64::from(puts));
+        plan
     }
 
     pub(super) async fn set_quantity(

@@ -95,9 +95,9 @@ use url::Url;
 
 use crate::oauth::{ClientAuth, OAuthEndpoints};
 use crate::{
-    BatchLimits, Channel, ChannelDeps, ChannelError, ChannelOrder, ConnectionConfig,
-    InventoryOutcome, InventoryPush, ListingPage, PlatformEndpoints, ProductOutcome, ProductPush,
-    WebhookError, WebhookEvent,
+    BatchLimits, CallPlan, Channel, ChannelDeps, ChannelError, ChannelOrder, ConnectionConfig,
+    InventoryOutcome, InventoryPush, ItemError, ListingPage, PlatformEndpoints, ProductOutcome,
+    ProductPush, WebhookError, WebhookEvent,
 };
 use calls::{Inner, error_text};
 use wire::ListingContext;
@@ -312,6 +312,17 @@ impl Channel for Amazon {
             products: 1,
             inventory: 1,
         }
+    }
+
+    /// The shared rules and Amazon's title and SKU limits.
+    fn validate_push(&self, product: &ProductPush) -> Vec<ItemError> {
+        calls::check(product)
+    }
+
+    /// One putListingsItem per SKU (and per family parent), plus a token
+    /// refresh when one is due.
+    fn plan_upsert(&self, products: &[ProductPush]) -> CallPlan {
+        self.inner.plan(products)
     }
 
     async fn upsert_products(

@@ -322,6 +322,17 @@ impl Channel for Ebay {
         }
     }
 
+    /// The shared rules and eBay's SKU limit ([`products::check`]).
+    fn validate_push(&self, product: &ProductPush) -> Vec<crate::ItemError> {
+        products::check(product)
+    }
+
+    /// Every Inventory API call of [`products::upsert`]'s steps, chunked by
+    /// 25 where eBay's bulk calls take 25; all charged to `sell.inventory`.
+    fn plan_upsert(&self, products: &[ProductPush]) -> crate::CallPlan {
+        products::plan(self, products)
+    }
+
     async fn upsert_products(
         &self,
         products: &[ProductPush],

@@ -26,8 +26,10 @@ use super::quota::INVENTORY;
 use super::wire::{self, GroupKey, OfferKey, OfferPriceQuantity, PriceQuantity, Requests};
 use super::{BULK_LIMIT, Ebay};
 use crate::http::Reply;
+use crate::validate;
 use crate::{
-    ChannelError, ItemError, ProductOutcome, ProductPush, ProductRef, PushStatus, VariantRef,
+    CallPlan, ChannelError, ItemError, ProductOutcome, ProductPush, ProductRef, PushStatus,
+    VariantPush, VariantRef,
 };
 
 /// One product's progress through the steps.
@@ -109,7 +111,7 @@ pub(super) async fn upsert(
     products: &[ProductPush],
 ) -> Result<Vec<ProductOutcome>, ChannelError> {
     let mut work: Vec<Work> = products.iter().map(Work::new).collect();
-    validate(&mut work);
+    validate_batch(&mut work);
     write_items(ebay, &mut work).await?;
     write_groups(ebay, &mut work).await?;
     create_offers(ebay, &mut work).await?;
@@ -119,53 +121,68 @@ pub(super) async fn upsert(
     Ok(work.into_iter().map(Work::outcome).collect())
 }
 
-/// What eBay would refuse anyway, refused before any call.
-fn validate(work: &mut [Work]) {
+/// What eBay would refuse a product for, known without a call: the shared
+/// rules, SKUs of at most 50 characters (`sku` "Max length: 50" on
+/// createOrReplaceInventoryItem,
+/// <https://developer.ebay.com/api-docs/sell/inventory/resources/inventory_item/methods/createOrReplaceInventoryItem>),
+/// and named options for several variants (a group's `variesBy`). Titles
+/// are not refused: the mapping cuts them to eBay's 80 characters
+/// ([`wire::TITLE_MAX`]).
+pub(super) fn check(product: &ProductPush) -> Vec<ItemError> {
+    let mut errors = validate::common(product);
+    errors.extend(validate::sku_length(product, wire::KEY_MAX, "eBay"));
+    errors.extend(validate::options_for_variants(product, "eBay"));
+    errors
+}
+
+/// [`check`] for each product, and a SKU that another product of the batch
+/// already uses (an inventory item is keyed by SKU alone).
+fn validate_batch(work: &mut [Work]) {
     let mut seen: HashSet<&str> = HashSet::new();
     for w in work.iter_mut() {
         let p = w.product;
-        let mut skus: HashSet<&str> = HashSet::new();
-        let error = if p.variants.is_empty() {
-            Some(ItemError::permanent(
-                "no_variants",
-                "a product needs at least one variant",
-            ))
-        } else if let Some(v) = p.variants.iter().find(|v| !wire::valid_key(&v.sku)) {
-            Some(ItemError::permanent(
-                "invalid_sku",
-                format!("eBay SKUs are 1 to 50 characters: `{}`", v.sku),
-            ))
-        } else if p
-            .variants
-            .iter()
-            .any(|v| v.option_values.len() != p.options.len())
-        {
-            Some(ItemError::permanent(
-                "invalid_options",
-                "every variant needs one value per option",
-            ))
-        } else if p.variants.len() > 1 && p.options.is_empty() {
-            Some(ItemError::permanent(
-                "missing_options",
-                "eBay lists variations only when they differ by named options",
-            ))
-        } else if p
-            .variants
-            .iter()
-            .any(|v| !skus.insert(v.sku.as_str()) || seen.contains(v.sku.as_str()))
-        {
-            Some(ItemError::permanent(
-                "duplicate_sku",
-                "a SKU appears twice in this batch",
-            ))
-        } else {
-            None
-        };
-        match error {
-            Some(error) => w.fail(error),
-            None => seen.extend(skus),
+        if let Err(error) = validate::refusal(check(p)) {
+            w.fail(error);
+            continue;
         }
+        if let Some(v) = p.variants.iter().find(|v| seen.contains(v.sku.as_str())) {
+            w.fail(ItemError::permanent(
+                validate::SKU_DUPLICATE,
+                format!(
+                    "sku: SKU {} is also in another product of this batch",
+                    v.sku
+                ),
+            ));
+            continue;
+        }
+        seen.extend(p.variants.iter().map(|v| v.sku.as_str()));
     }
+}
+
+/// The calls [`upsert`] makes for `products` when eBay accepts everything:
+/// each step's requests, chosen and chunked by the same functions, with
+/// each step's success assumed for the next (groups written, offers created).
+pub(super) fn plan(ebay: &Ebay, products: &[ProductPush]) -> CallPlan {
+    let mut work: Vec<Work> = products.iter().map(Work::new).collect();
+    validate_batch(&mut work);
+    let mut calls = item_requests(ebay, &work).chunks(BULK_LIMIT).count();
+    for i in group_products(&work) {
+        calls += 1;
+        work[i].group = Some(wire::group_key(work[i].product));
+    }
+    let fresh = split_offers(ebay, &mut work);
+    calls += fresh.chunks(BULK_LIMIT).count();
+    for (i, offer) in fresh {
+        let sku = offer.sku.clone().unwrap_or_default();
+        work[i].offers.insert(sku.clone(), format!("planned:{sku}"));
+    }
+    calls += single_offers(&work).chunks(BULK_LIMIT).count();
+    calls += group_publications(&work).count();
+    calls += live_requests(&work).chunks(BULK_LIMIT).count();
+    calls += work.iter().map(|w| unlisted_steps(w).len()).sum::<usize>();
+    let mut plan = CallPlan::default();
+    plan.add(INVENTORY, calls as u32, calls as f64);
+    plan
 }
 
 /// The shared shape of a call's result: `Err` for a call that could not be
@@ -226,9 +243,9 @@ fn apply<'k>(
     }
 }
 
-async fn write_items(ebay: &Ebay, work: &mut [Work<'_>]) -> Result<(), ChannelError> {
-    let items: Vec<(usize, wire::InventoryItemWithSkuLocale)> = work
-        .iter()
+/// Every variant of every product still going, as inventory items.
+fn item_requests(ebay: &Ebay, work: &[Work<'_>]) -> Vec<(usize, wire::InventoryItemWithSkuLocale)> {
+    work.iter()
         .enumerate()
         .filter(|(_, w)| w.ok())
         .flat_map(|(i, w)| {
@@ -237,7 +254,11 @@ async fn write_items(ebay: &Ebay, work: &mut [Work<'_>]) -> Result<(), ChannelEr
                 .iter()
                 .map(move |v| (i, wire::inventory_item(w.product, v, &ebay.settings)))
         })
-        .collect();
+        .collect()
+}
+
+async fn write_items(ebay: &Ebay, work: &mut [Work<'_>]) -> Result<(), ChannelError> {
+    let items = item_requests(ebay, work);
     for chunk in items.chunks(BULK_LIMIT) {
         let body = Requests {
             requests: chunk.iter().map(|(_, item)| item.clone()).collect(),
@@ -267,11 +288,18 @@ async fn write_items(ebay: &Ebay, work: &mut [Work<'_>]) -> Result<(), ChannelEr
     Ok(())
 }
 
+/// Products still going that need an inventory item group.
+fn group_products(work: &[Work<'_>]) -> Vec<usize> {
+    work.iter()
+        .enumerate()
+        .filter(|(_, w)| w.ok() && w.product.variants.len() > 1)
+        .map(|(i, _)| i)
+        .collect()
+}
+
 async fn write_groups(ebay: &Ebay, work: &mut [Work<'_>]) -> Result<(), ChannelError> {
-    for w in work
-        .iter_mut()
-        .filter(|w| w.ok() && w.product.variants.len() > 1)
-    {
+    for i in group_products(work) {
+        let w = &mut work[i];
         let key = wire::group_key(w.product);
         let url = ebay.url_with("sell/inventory/v1/inventory_item_group", &[&key])?;
         let body = wire::inventory_group(w.product);
@@ -294,7 +322,9 @@ fn existing_offer(status: &wire::ItemStatus) -> Option<String> {
         .map(str::to_owned)
 }
 
-async fn create_offers(ebay: &Ebay, work: &mut [Work<'_>]) -> Result<(), ChannelError> {
+/// Record the offers variants already have (their external ids) and
+/// return the offers to create for the rest.
+fn split_offers(ebay: &Ebay, work: &mut [Work<'_>]) -> Vec<(usize, wire::OfferDetails)> {
     let mut fresh: Vec<(usize, wire::OfferDetails)> = Vec::new();
     for (i, w) in work.iter_mut().enumerate().filter(|(_, w)| w.ok()) {
         for variant in &w.product.variants {
@@ -311,6 +341,11 @@ async fn create_offers(ebay: &Ebay, work: &mut [Work<'_>]) -> Result<(), Channel
             }
         }
     }
+    fresh
+}
+
+async fn create_offers(ebay: &Ebay, work: &mut [Work<'_>]) -> Result<(), ChannelError> {
+    let fresh = split_offers(ebay, work);
     let mut lookups: Vec<(usize, String, ItemError)> = Vec::new();
     for chunk in fresh.chunks(BULK_LIMIT) {
         let body = Requests {
@@ -376,14 +411,29 @@ async fn create_offers(ebay: &Ebay, work: &mut [Work<'_>]) -> Result<(), Channel
     Ok(())
 }
 
-async fn publish(ebay: &Ebay, work: &mut [Work<'_>]) -> Result<(), ChannelError> {
-    let active = |w: &Work| w.ok() && w.product.status == PushStatus::Active;
-    let singles: Vec<(usize, String)> = work
-        .iter()
+fn active(w: &Work) -> bool {
+    w.ok() && w.product.status == PushStatus::Active
+}
+
+/// The offer of each active single-variant product, for bulkPublishOffer.
+fn single_offers(work: &[Work<'_>]) -> Vec<(usize, String)> {
+    work.iter()
         .enumerate()
         .filter(|(_, w)| active(w) && w.group.is_none())
         .filter_map(|(i, w)| w.offers.values().next().map(|id| (i, id.clone())))
-        .collect();
+        .collect()
+}
+
+/// The group of each active multi-variant product, published one call each.
+fn group_publications<'w>(work: &'w [Work<'_>]) -> impl Iterator<Item = (usize, String)> + 'w {
+    work.iter()
+        .enumerate()
+        .filter(|(_, w)| active(w))
+        .filter_map(|(i, w)| w.group.clone().map(|g| (i, g)))
+}
+
+async fn publish(ebay: &Ebay, work: &mut [Work<'_>]) -> Result<(), ChannelError> {
+    let singles = single_offers(work);
     for chunk in singles.chunks(BULK_LIMIT) {
         let body = Requests {
             requests: chunk
@@ -409,10 +459,9 @@ async fn publish(ebay: &Ebay, work: &mut [Work<'_>]) -> Result<(), ChannelError>
             }
         }
     }
-    for w in work.iter_mut().filter(|w| active(w)) {
-        let Some(group) = w.group.clone() else {
-            continue;
-        };
+    let groups: Vec<(usize, String)> = group_publications(work).collect();
+    for (i, group) in groups {
+        let w = &mut work[i];
         let body = GroupKey {
             inventory_item_group_key: group,
             marketplace_id: ebay.settings.marketplace_id.clone(),
@@ -427,7 +476,8 @@ async fn publish(ebay: &Ebay, work: &mut [Work<'_>]) -> Result<(), ChannelError>
 
 /// Price and quantity of offers that were already on eBay, for `Active`
 /// products (now published), 25 SKUs per `bulkUpdatePriceQuantity`.
-async fn update_live_offers(ebay: &Ebay, work: &mut [Work<'_>]) -> Result<(), ChannelError> {
+/// The price and quantity updates for offers already on eBay of active products.
+fn live_requests(work: &[Work<'_>]) -> Vec<(usize, PriceQuantity)> {
     let mut requests: Vec<(usize, PriceQuantity)> = Vec::new();
     for (i, w) in work.iter().enumerate() {
         if !w.ok() || w.product.status != PushStatus::Active {
@@ -456,6 +506,11 @@ async fn update_live_offers(ebay: &Ebay, work: &mut [Work<'_>]) -> Result<(), Ch
             ));
         }
     }
+    requests
+}
+
+async fn update_live_offers(ebay: &Ebay, work: &mut [Work<'_>]) -> Result<(), ChannelError> {
+    let requests = live_requests(work);
     for chunk in requests.chunks(BULK_LIMIT) {
         let body = Requests {
             requests: chunk.iter().map(|(_, r)| r.clone()).collect(),
@@ -500,47 +555,65 @@ pub(super) fn sku_result(
     found.then_some(Ok(()))
 }
 
+/// One call of [`update_unlisted_offers`].
+enum Unlisted<'a> {
+    WithdrawGroup(String),
+    WithdrawOffer(String),
+    UpdateOffer(&'a VariantPush, String),
+}
+
+/// The calls a `Draft` or `Archived` product's existing offers need:
+/// `Archived` ones are withdrawn first, then every existing offer rewritten.
+fn unlisted_steps<'a>(w: &Work<'a>) -> Vec<Unlisted<'a>> {
+    let mut steps = Vec::new();
+    if !w.ok() || w.product.status == PushStatus::Active || w.existing.is_empty() {
+        return steps;
+    }
+    if w.product.status == PushStatus::Archived {
+        match (&w.group, w.offers.values().next()) {
+            (Some(group), _) => steps.push(Unlisted::WithdrawGroup(group.clone())),
+            (None, Some(offer)) => steps.push(Unlisted::WithdrawOffer(offer.clone())),
+            (None, None) => return steps,
+        }
+    }
+    for variant in &w.product.variants {
+        if !w.existing.contains(&variant.sku) {
+            continue;
+        }
+        if let Some(offer) = w.offers.get(&variant.sku) {
+            steps.push(Unlisted::UpdateOffer(variant, offer.clone()));
+        }
+    }
+    steps
+}
+
 /// Existing offers of `Draft` and `Archived` products: `Archived` ones are
 /// withdrawn from sale, and both get the current price and quantity with
 /// `updateOffer` (unpublished offers cannot take bulkUpdatePriceQuantity).
+/// A refused step stops that product's remaining steps.
 async fn update_unlisted_offers(ebay: &Ebay, work: &mut [Work<'_>]) -> Result<(), ChannelError> {
     for w in work.iter_mut() {
-        if !w.ok() || w.product.status == PushStatus::Active || w.existing.is_empty() {
-            continue;
-        }
-        if w.product.status == PushStatus::Archived {
-            let answer = match &w.group {
-                Some(group) => {
+        for step in unlisted_steps(w) {
+            let answer = match step {
+                Unlisted::WithdrawGroup(group) => {
                     let body = GroupKey {
-                        inventory_item_group_key: group.clone(),
+                        inventory_item_group_key: group,
                         marketplace_id: ebay.settings.marketplace_id.clone(),
                     };
                     let url = ebay.url("sell/inventory/v1/offer/withdraw_by_inventory_item_group");
                     single(ebay, Method::POST, url, Some(&body)).await?
                 }
-                None => {
-                    let Some(offer) = w.offers.values().next().cloned() else {
-                        continue;
-                    };
+                Unlisted::WithdrawOffer(offer) => {
                     let url = ebay.url_with("sell/inventory/v1/offer", &[&offer, "withdraw"])?;
                     single(ebay, Method::POST, url, None::<&()>).await?
                 }
+                Unlisted::UpdateOffer(variant, offer) => {
+                    let url = ebay.url_with("sell/inventory/v1/offer", &[&offer])?;
+                    let body = wire::offer(w.product, variant, &ebay.settings, false);
+                    single(ebay, Method::PUT, url, Some(&body)).await?
+                }
             };
             if let Err(error) = answer {
-                w.fail(error);
-                continue;
-            }
-        }
-        for variant in &w.product.variants {
-            if !w.existing.contains(&variant.sku) {
-                continue;
-            }
-            let Some(offer) = w.offers.get(&variant.sku).cloned() else {
-                continue;
-            };
-            let url = ebay.url_with("sell/inventory/v1/offer", &[&offer])?;
-            let body = wire::offer(w.product, variant, &ebay.settings, false);
-            if let Err(error) = single(ebay, Method::PUT, url, Some(&body)).await? {
                 w.fail(error);
                 break;
             }

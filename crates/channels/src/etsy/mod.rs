@@ -41,6 +41,7 @@
 //! only ever written whole, so setting stock reads the inventories of up to
 //! 100 listings in one batch read and writes each listing back once.
 
+mod limits;
 mod text;
 mod webhook;
 mod wire;
@@ -372,6 +373,17 @@ impl Channel for EtsyChannel {
             products: 1,
             inventory: 100,
         }
+    }
+
+    /// The shared rules, Etsy's limits and what an Etsy listing needs.
+    fn validate_push(&self, product: &ProductPush) -> Vec<ItemError> {
+        self.inner.check(product)
+    }
+
+    /// Per product: draft, inventory and publish for a new listing; patch
+    /// and inventory for an existing one (Etsy has no multi-listing write).
+    fn plan_upsert(&self, products: &[ProductPush]) -> CallPlan {
+        self.inner.plan(products)
     }
 
     async fn upsert_products(

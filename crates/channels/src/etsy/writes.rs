@@ -122,55 +122,49 @@ impl Inner {
         form
     }
 
-    /// What Etsy would refuse anyway, caught before any call is spent.
-    fn check(&self, product: &ProductPush) -> Result<(), ItemError> {
-        if product.title.trim().is_empty() {
-            return Err(ItemError::permanent("invalid_title", "Etsy needs a title"));
-        }
-        if product.variants.is_empty() {
-            return Err(ItemError::permanent(
-                "no_variants",
-                "an Etsy listing needs at least one SKU",
+    /// What Etsy would refuse anyway, caught before any call is spent:
+    /// the shared rules, Etsy's limits ([`super::limits`]), at most two
+    /// variation properties, options for several SKUs, prices in the shop's
+    /// currency, a numeric listing id, and an inventory that can be built.
+    pub(super) fn check(&self, product: &ProductPush) -> Vec<ItemError> {
+        let mut errors = crate::validate::common(product);
+        errors.extend(super::limits::check(product));
+        errors.extend(crate::validate::option_count(
+            product,
+            wire::CUSTOM_PROPERTY_IDS.len(),
+            "Etsy (custom variation properties)",
+        ));
+        errors.extend(crate::validate::options_for_variants(product, "Etsy"));
+        errors.extend(crate::validate::currency_matches(
+            product,
+            self.currency.as_deref(),
+        ));
+        if let Some(id) = product.external_id.as_deref()
+            && id.parse::<u64>().is_err()
+        {
+            errors.push(ItemError::permanent(
+                crate::validate::INVALID_EXTERNAL_ID,
+                format!("external_id: {id} is not an Etsy listing id"),
             ));
         }
-        if product.options.len() > wire::CUSTOM_PROPERTY_IDS.len() {
-            return Err(ItemError::permanent(
-                "too_many_options",
-                "Etsy listings take at most two custom variation properties",
-            ));
+        if errors.is_empty()
+            && let Err(e) = wire::inventory_for(product, self.defaults.readiness_state_id)
+        {
+            errors.push(e);
         }
-        if product.options.is_empty() && product.variants.len() > 1 {
-            return Err(ItemError::permanent(
-                "options_required",
-                "several SKUs in one Etsy listing need variation options",
-            ));
-        }
-        for v in &product.variants {
-            if v.option_values.len() != product.options.len() {
-                return Err(ItemError::permanent(
-                    "option_values",
-                    format!("SKU {} does not give one value per option", v.sku),
-                ));
-            }
-            if v.price <= rust_decimal::Decimal::ZERO {
-                return Err(ItemError::permanent(
-                    "invalid_price",
-                    format!("SKU {} needs a positive price", v.sku),
-                ));
-            }
-            if let Some(currency) = &self.currency
-                && !v.currency.eq_ignore_ascii_case(currency)
-            {
-                return Err(ItemError::permanent(
-                    "currency",
-                    format!(
-                        "SKU {} is priced in {}, the shop sells in {currency}",
-                        v.sku, v.currency
-                    ),
-                ));
+        errors
+    }
+
+    /// The calls [`Self::upsert_all`] makes for `products` when Etsy accepts
+    /// them: [`steps`] for every product [`Self::check`] passes.
+    pub(super) fn plan(&self, products: &[ProductPush]) -> CallPlan {
+        let mut plan = CallPlan::default();
+        for product in products.iter().filter(|p| self.check(p).is_empty()) {
+            for step in steps(product) {
+                plan.add(step.operation(), 1, 1.0);
             }
         }
-        Ok(())
+        plan
     }
 
     async fn put_inventory(
@@ -201,46 +195,70 @@ impl Inner {
     }
 
     /// One product: create its listing (draft, inventory, then publish) or
-    /// update it (fields and state, then inventory). The outer error fails
-    /// the whole batch; the inner one is this product's.
+    /// update it (fields and state, then inventory), one call per [`steps`].
+    /// The outer error fails the whole batch; the inner one is this product's.
     async fn upsert_one(
         &self,
         product: &ProductPush,
     ) -> Result<Result<ProductRef, ItemError>, ChannelError> {
-        if let Err(e) = self.check(product) {
+        if let Err(e) = crate::validate::refusal(self.check(product)) {
             return Ok(Err(e));
         }
         let inventory = match wire::inventory_for(product, self.defaults.readiness_state_id) {
             Ok(i) => i,
             Err(e) => return Ok(Err(e)),
         };
-        let existing = match product.external_id.as_deref() {
-            None => None,
-            Some(id) => match id.parse::<u64>() {
-                Ok(id) => Some(id),
-                Err(_) => {
-                    return Ok(Err(ItemError::permanent(
-                        "invalid_external_id",
-                        format!("{id} is not an Etsy listing id"),
-                    )));
+        // `check` made sure an external id is a listing id.
+        let mut listing_id = product
+            .external_id
+            .as_deref()
+            .and_then(|id| id.parse().ok());
+        let mut created = false;
+        let mut held = None;
+        for step in steps(product) {
+            let done = match (step, listing_id) {
+                (Step::CreateDraft, _) => self.create_draft(product).await.map(|id| {
+                    listing_id = Some(id);
+                    created = true;
+                }),
+                (Step::UpdateListing, Some(id)) => {
+                    let form = self.update_form(product);
+                    self.patch_listing(id, &form).await.map(drop)
                 }
+                (Step::PutInventory, Some(id)) => self
+                    .put_inventory(id, &inventory)
+                    .await
+                    .map(|h| held = Some(h)),
+                (Step::Publish, Some(id)) => self
+                    .patch_listing(id, &[("state", "active".to_owned())])
+                    .await
+                    .map(drop),
+                (_, None) => Err(ChannelError::Protocol("no listing id to write to".into())),
+            };
+            if let Err(e) = done {
+                // A draft exists from its creation on: a failure names it, so
+                // it can be found (and deleted) rather than silently duplicated.
+                let e = match (created, listing_id) {
+                    (true, Some(id)) => draft_left(id, e),
+                    _ => e,
+                };
+                return item_error(e).map(Err);
+            }
+        }
+        match (listing_id, held) {
+            (Some(id), Some(held)) => match product_ref(id, product, &held) {
+                Ok(r) => Ok(Ok(r)),
+                Err(e) => item_error(e).map(Err),
             },
-        };
-        let outcome = match existing {
-            Some(listing_id) => self.update(listing_id, product, &inventory).await,
-            None => self.create(product, &inventory).await,
-        };
-        match outcome {
-            Ok(r) => Ok(Ok(r)),
-            Err(e) => item_error(e).map(Err),
+            _ => Ok(Err(ItemError::retryable(
+                "etsy_protocol",
+                "the listing was written without an inventory answer",
+            ))),
         }
     }
 
-    async fn create(
-        &self,
-        product: &ProductPush,
-        inventory: &InventoryUpdate,
-    ) -> Result<ProductRef, ChannelError> {
+    /// `createDraftListing`; the new listing's id.
+    async fn create_draft(&self, product: &ProductPush) -> Result<u64, ChannelError> {
         let mut form = self.listing_form(product, true);
         let quantity: i64 = product.variants.iter().map(|v| v.quantity.max(0)).sum();
         // A draft needs a positive quantity; the inventory sets the real ones.
@@ -257,27 +275,11 @@ impl Inner {
             .call("createDraftListing", |c| c.post(url.clone()).form(&form))
             .await?;
         let listing: ShopListing = success(reply)?.json()?;
-        let listing_id = listing.listing_id;
-        // The draft exists from here on: a failure names it, so it can be
-        // found (and deleted) rather than silently duplicated.
-        let held = self
-            .put_inventory(listing_id, inventory)
-            .await
-            .map_err(|e| draft_left(listing_id, e))?;
-        if product.status == PushStatus::Active {
-            self.patch_listing(listing_id, &[("state", "active".to_owned())])
-                .await
-                .map_err(|e| draft_left(listing_id, e))?;
-        }
-        product_ref(listing_id, product, &held)
+        Ok(listing.listing_id)
     }
 
-    async fn update(
-        &self,
-        listing_id: u64,
-        product: &ProductPush,
-        inventory: &InventoryUpdate,
-    ) -> Result<ProductRef, ChannelError> {
+    /// `updateListing`'s fields and state for an existing listing.
+    fn update_form(&self, product: &ProductPush) -> Vec<(&'static str, String)> {
         let mut form = self.listing_form(product, false);
         match product.status {
             PushStatus::Active => form.push(("state", "active".into())),
@@ -285,9 +287,7 @@ impl Inner {
             // The API cannot return a listing to draft; leave its state be.
             PushStatus::Draft => {}
         }
-        self.patch_listing(listing_id, &form).await?;
-        let held = self.put_inventory(listing_id, inventory).await?;
-        product_ref(listing_id, product, &held)
+        form
     }
 
     /// Stock for the levels of some listings: one batch read of their
@@ -372,6 +372,40 @@ impl Inner {
             }
         }
         Ok(())
+    }
+}
+
+/// One call of a product's write.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub(super) enum Step {
+    CreateDraft,
+    UpdateListing,
+    PutInventory,
+    Publish,
+}
+
+impl Step {
+    /// The operation the call is charged under.
+    pub(super) fn operation(self) -> &'static str {
+        match self {
+            Step::CreateDraft => "createDraftListing",
+            Step::UpdateListing | Step::Publish => "updateListing",
+            Step::PutInventory => "updateListingInventory",
+        }
+    }
+}
+
+/// The calls that write `product`, in order: a new listing is created as a
+/// draft, given its inventory, then published if it is to be active; an
+/// existing one has its fields and state patched, then its inventory
+/// replaced. Etsy has no multi-listing write, so this is per product.
+pub(super) fn steps(product: &ProductPush) -> Vec<Step> {
+    match product.external_id {
+        Some(_) => vec![Step::UpdateListing, Step::PutInventory],
+        None if product.status == PushStatus::Active => {
+            vec![Step::CreateDraft, Step::PutInventory, Step::Publish]
+        }
+        None => vec![Step::CreateDraft, Step::PutInventory],
     }
 }
 

@@ -152,6 +152,12 @@ pub fn variants_bulk_cost(variants: usize) -> f64 {
     10.0 + 0.2 * variants as f64
 }
 
+/// The points a request reserves for an estimated `cost`: whole points,
+/// without float noise (ten aliases of 10.2 are 102).
+pub fn whole_points(cost: f64) -> f64 {
+    (cost - 1e-6).ceil()
+}
+
 /// A connection of `page` nodes, each an object costing `node` in all.
 pub fn connection_cost(page: usize, node: f64) -> f64 {
     2.0 + page as f64 * node
@@ -178,8 +184,7 @@ impl Client {
     ) -> Result<Answer<T>, ChannelError> {
         let body = serde_json::to_vec(&serde_json::json!({"query": query, "variables": variables}))
             .map_err(|e| ChannelError::Protocol(format!("request body: {e}")))?;
-        // Whole points, without float noise (ten aliases of 10.2 are 102).
-        let cost_estimate = (cost - 1e-6).ceil();
+        let cost_estimate = whole_points(cost);
         let reply = self
             .http
             .send(

@@ -7,7 +7,6 @@
 //! * Product, ProductVariant, Order, LineItem objects:
 //!   https://shopify.dev/docs/api/admin-graphql/2026-07/objects/Product (and siblings)
 
-use std::collections::HashSet;
 use std::str::FromStr;
 
 use chrono::{DateTime, Utc};
@@ -20,9 +19,12 @@ use crate::model::{
     ChannelListing, ChannelOrder, ChannelVariant, ItemError, OrderLine, ProductPush, ProductRef,
     PushStatus, VariantRef,
 };
+use crate::validate;
 
 /// Variants one product may carry through this adapter: the most one
 /// connection page returns, so every variant's ids come back in one answer.
+/// Lower than Shopify's own 2,048 per product since 2025-10
+/// (https://shopify.dev/changelog/the-product-variant-limit-is-now-2048-for-all-merchants).
 pub const MAX_VARIANTS: usize = 250;
 /// Options a product may have (ProductSetInput.productOptions).
 pub const MAX_OPTIONS: usize = 3;
@@ -41,91 +43,60 @@ fn money(d: Decimal) -> Value {
     Value::String(d.normalize().to_string())
 }
 
+/// A product title's limit: 255 characters (Shopify Help Center, "Adding
+/// and updating products": titles "can be up to 255 characters").
+pub const TITLE_MAX: usize = 255;
+
+/// Everything `productSet` would be refused for that can be known without a
+/// call: the shared rules, the title limit, this adapter's variant and
+/// option limits (ProductSetInput takes at most three `productOptions`), a
+/// handle to upsert by, options for several variants, and prices in the
+/// shop's currency when the connection names it. [`product_set_input`]
+/// refuses with the first of these, so a dry run and a real run agree.
+pub fn check(p: &ProductPush, currency: Option<&str>) -> Vec<ItemError> {
+    let mut errors = validate::common(p);
+    errors.extend(validate::title_length(p, TITLE_MAX, "Shopify"));
+    errors.extend(validate::variant_count(
+        p,
+        MAX_VARIANTS,
+        "this Shopify adapter",
+    ));
+    errors.extend(validate::option_count(p, MAX_OPTIONS, "Shopify"));
+    if p.handle.trim().is_empty() {
+        errors.push(ItemError::permanent(
+            validate::HANDLE_EMPTY,
+            "handle: a Shopify product needs a handle to be upserted by",
+        ));
+    }
+    errors.extend(validate::options_for_variants(p, "Shopify"));
+    errors.extend(validate::currency_matches(p, currency));
+    errors
+}
+
 /// The `productSet` input and identifier for one product, or why it cannot
-/// be sent. A product with an id is updated by id; a new one is upserted by
-/// handle, so a retried call cannot create it twice.
+/// be sent (the first problem [`check`] finds). A product with an id is
+/// updated by id; a new one is upserted by handle, so a retried call cannot
+/// create it twice.
 pub fn product_set_input(
     p: &ProductPush,
     location: Option<&str>,
     currency: Option<&str>,
 ) -> Result<(Value, Value), ItemError> {
-    if p.variants.is_empty() {
-        return Err(ItemError::permanent(
-            "NO_VARIANTS",
-            "a Shopify product needs at least one variant",
-        ));
-    }
-    if p.variants.len() > MAX_VARIANTS {
-        return Err(ItemError::permanent(
-            "TOO_MANY_VARIANTS",
-            format!(
-                "{} variants; this adapter sends at most {MAX_VARIANTS}",
-                p.variants.len()
-            ),
-        ));
-    }
-    if p.options.len() > MAX_OPTIONS {
-        return Err(ItemError::permanent(
-            "TOO_MANY_OPTIONS",
-            format!("Shopify allows {MAX_OPTIONS} options"),
-        ));
-    }
-    if p.handle.trim().is_empty() {
-        return Err(ItemError::permanent(
-            "NO_HANDLE",
-            "a product needs a handle",
-        ));
-    }
+    validate::refusal(check(p, currency))?;
     // Shopify names the single option of a product without options "Title".
     let (names, default_option) = if p.options.is_empty() {
-        if p.variants.len() > 1 {
-            return Err(ItemError::permanent(
-                "OPTION_MISMATCH",
-                "several variants need at least one option",
-            ));
-        }
         (vec!["Title".to_owned()], true)
     } else {
         (p.options.clone(), false)
     };
     let mut values: Vec<Vec<String>> = vec![Vec::new(); names.len()];
-    let mut skus = HashSet::new();
     let mut variants = Vec::new();
     for v in &p.variants {
-        if v.sku.trim().is_empty() {
-            return Err(ItemError::permanent("NO_SKU", "every variant needs a SKU"));
-        }
-        if !skus.insert(v.sku.as_str()) {
-            return Err(ItemError::permanent(
-                "DUPLICATE_SKU",
-                format!("SKU {} appears twice", v.sku),
-            ));
-        }
-        if let Some(c) = currency
-            && !c.eq_ignore_ascii_case(&v.currency)
-        {
-            return Err(ItemError::permanent(
-                "CURRENCY_MISMATCH",
-                format!(
-                    "SKU {} is priced in {}, the shop sells in {c}",
-                    v.sku, v.currency
-                ),
-            ));
-        }
+        // `check` made every variant give one value per option.
         let option_values: Vec<String> = if default_option {
             vec!["Default Title".to_owned()]
-        } else if v.option_values.len() == names.len() {
-            v.option_values.clone()
         } else {
-            return Err(ItemError::permanent(
-                "OPTION_MISMATCH",
-                format!(
-                    "SKU {} has {} option values for {} options",
-                    v.sku,
-                    v.option_values.len(),
-                    names.len()
-                ),
-            ));
+            v.option_values.clone()
         };
         for (i, value) in option_values.iter().enumerate() {
             if !values[i].contains(value) {
@@ -435,13 +406,13 @@ mod tests {
         p.variants[1].option_values.pop();
         assert_eq!(
             product_set_input(&p, None, None).unwrap_err().code,
-            "OPTION_MISMATCH"
+            "OPTION_VALUES_MISMATCH"
         );
         let mut p = push();
         p.variants[1].sku = "TEE-S".into();
         assert_eq!(
             product_set_input(&p, None, None).unwrap_err().code,
-            "DUPLICATE_SKU"
+            "SKU_DUPLICATE"
         );
         assert_eq!(
             product_set_input(&push(), None, Some("EUR"))
@@ -451,10 +422,33 @@ mod tests {
         );
         let mut p = push();
         p.options.clear();
+        p.variants.iter_mut().for_each(|v| v.option_values.clear());
         assert_eq!(
             product_set_input(&p, None, None).unwrap_err().code,
-            "OPTION_MISMATCH"
+            "OPTIONS_REQUIRED"
         );
+        let mut long = push();
+        long.title = "T".repeat(TITLE_MAX + 1);
+        assert_eq!(
+            product_set_input(&long, None, None).unwrap_err().code,
+            "TITLE_TOO_LONG"
+        );
+        long.title = "T".repeat(TITLE_MAX);
+        assert!(check(&long, None).is_empty());
+        let mut many = push();
+        let template = many.variants[0].clone();
+        many.variants = (0..=MAX_VARIANTS)
+            .map(|n| {
+                let mut v = template.clone();
+                v.sku = format!("V{n}");
+                v.option_values[0] = format!("{n}");
+                v
+            })
+            .collect();
+        assert_eq!(check(&many, None)[0].code, "TOO_MANY_VARIANTS");
+        let mut bare = push();
+        bare.handle = " ".into();
+        assert_eq!(check(&bare, None)[0].code, "HANDLE_EMPTY");
         p.variants.truncate(1);
         let (input, _) = product_set_input(&p, None, None).unwrap();
         assert_eq!(

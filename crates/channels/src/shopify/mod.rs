@@ -53,9 +53,9 @@ use self::graphql::{Client, MAX_QUERY_COST};
 pub use self::writes::{PriceOutcome, PriceUpdate};
 use crate::oauth::{ClientAuth, OAuthEndpoints};
 use crate::{
-    BatchLimits, Channel, ChannelDeps, ChannelError, ChannelOrder, ConnectionConfig,
-    InventoryOutcome, InventoryPush, ListingPage, PlatformEndpoints, ProductOutcome, ProductPush,
-    WebhookError, WebhookEvent,
+    BatchLimits, CallPlan, Channel, ChannelDeps, ChannelError, ChannelOrder, ConnectionConfig,
+    InventoryOutcome, InventoryPush, ItemError, ListingPage, PlatformEndpoints, ProductOutcome,
+    ProductPush, WebhookError, WebhookEvent,
 };
 
 /// The Admin API version every call is pinned to.
@@ -216,6 +216,19 @@ impl Channel for ShopifyChannel {
             products: PRODUCTS_PER_CALL,
             inventory: INVENTORY_PER_CALL,
         }
+    }
+
+    /// [`mapping::check`]: the shared rules and Shopify's limits.
+    fn validate_push(&self, product: &ProductPush) -> Vec<ItemError> {
+        let currency = setting(&self.config, "currency").and_then(Value::as_str);
+        mapping::check(product, currency)
+    }
+
+    /// Shopify's location lookup while cold, then productSet requests as
+    /// [`ShopifyChannel::upsert`] packs them; `quota_units` are the points
+    /// reserved for them.
+    fn plan_upsert(&self, products: &[ProductPush]) -> CallPlan {
+        self.plan(products)
     }
 
     /// productSet per product, aliased in batches; stock goes with it (at

@@ -11,14 +11,32 @@ use crate::{ChannelError, ChannelOrder, ListingPage};
 impl ShopifyChannel {
     /// The location stock is kept at: the `location_id` setting, or the
     /// shop's first location.
+    /// The location the settings name, which needs no lookup.
+    fn configured_location(&self) -> Option<String> {
+        match setting(&self.config, "location_id") {
+            Some(Value::String(s)) if s.starts_with("gid://") => Some(s.clone()),
+            Some(Value::String(s)) => Some(format!("gid://shopify/Location/{s}")),
+            Some(Value::Number(n)) => Some(format!("gid://shopify/Location/{n}")),
+            _ => None,
+        }
+    }
+
+    /// Whether [`Self::location`] would have to ask the shop: no location in
+    /// the settings and none looked up yet. A plan counts that call.
+    pub(super) fn location_lookup_pending(&self) -> bool {
+        self.location.get().is_none() && self.configured_location().is_none()
+    }
+
+    /// The cost [`Self::location`]'s lookup reserves.
+    pub(super) fn location_lookup_cost() -> f64 {
+        graphql::connection_cost(1, 1.0)
+    }
+
     pub(super) async fn location(&self) -> Result<String, ChannelError> {
         self.location
             .get_or_try_init(|| async {
-                match setting(&self.config, "location_id") {
-                    Some(Value::String(s)) if s.starts_with("gid://") => return Ok(s.clone()),
-                    Some(Value::String(s)) => return Ok(format!("gid://shopify/Location/{s}")),
-                    Some(Value::Number(n)) => return Ok(format!("gid://shopify/Location/{n}")),
-                    _ => {}
+                if let Some(location) = self.configured_location() {
+                    return Ok(location);
                 }
                 #[derive(Deserialize)]
                 struct Data {
@@ -28,7 +46,7 @@ impl ShopifyChannel {
                     .gql
                     .call(
                         "locations",
-                        graphql::connection_cost(1, 1.0),
+                        Self::location_lookup_cost(),
                         "query ShelfsyncLocation { locations(first: 1) { nodes { id } } }",
                         json!({}),
                     )

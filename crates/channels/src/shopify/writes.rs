@@ -14,8 +14,8 @@ use super::{
     INVENTORY_PER_CALL, PRODUCTS_PER_CALL, SKUS_PER_LOOKUP, ShopifyChannel, TOPICS, setting,
 };
 use crate::{
-    ChannelError, InventoryOutcome, InventoryPush, ItemError, ProductOutcome, ProductPush,
-    ProductRef,
+    CallPlan, ChannelError, InventoryOutcome, InventoryPush, ItemError, ProductOutcome,
+    ProductPush, ProductRef,
 };
 
 /// A new price for one variant, for [`ShopifyChannel::update_prices`].
@@ -282,22 +282,38 @@ impl ShopifyChannel {
         Ok(out)
     }
 
-    /// productSet per product, aliased in batches; stock goes with it (at
-    /// the connection's location). A batch Shopify refuses as a whole is
-    /// re-sent one product at a time, so the refusal lands on its product.
-    pub(super) async fn upsert(
+    /// The products [`mapping::check`] passes, by index; the others get
+    /// their refusal in `results`.
+    fn passing(
         &self,
         products: &[ProductPush],
-    ) -> Result<Vec<ProductOutcome>, ChannelError> {
-        let mut results: Vec<Option<Result<ProductRef, ItemError>>> = vec![None; products.len()];
-        if products.is_empty() {
-            return Ok(Vec::new());
+        results: &mut [Option<Result<ProductRef, ItemError>>],
+    ) -> Vec<usize> {
+        let currency = setting(&self.config, "currency").and_then(Value::as_str);
+        let mut passing = Vec::new();
+        for (index, p) in products.iter().enumerate() {
+            match crate::validate::refusal(mapping::check(p, currency)) {
+                Ok(()) => passing.push(index),
+                Err(e) => results[index] = Some(Err(e)),
+            }
         }
-        let location = self.location().await?;
+        passing
+    }
+
+    /// The productSet requests for the products at `passing`, packed by
+    /// [`Self::pack`]: what [`Self::upsert`] sends and [`Self::plan`] counts.
+    fn product_set_batches(
+        &self,
+        products: &[ProductPush],
+        passing: &[usize],
+        location: &str,
+        results: &mut [Option<Result<ProductRef, ItemError>>],
+    ) -> VecDeque<Vec<Prepared>> {
         let currency = setting(&self.config, "currency").and_then(Value::as_str);
         let mut ready = Vec::new();
-        for (index, p) in products.iter().enumerate() {
-            match mapping::product_set_input(p, Some(&location), currency) {
+        for &index in passing {
+            let p = &products[index];
+            match mapping::product_set_input(p, Some(location), currency) {
                 Ok((input, identifier)) => ready.push(Prepared {
                     index,
                     cost: graphql::product_set_cost(&input),
@@ -308,7 +324,74 @@ impl ShopifyChannel {
                 Err(e) => results[index] = Some(Err(e)),
             }
         }
-        let mut queue = self.pack(ready, PRODUCTS_PER_CALL);
+        self.pack(ready, PRODUCTS_PER_CALL)
+    }
+
+    /// The calls [`Self::upsert`] would make for `products` on a clean run:
+    /// the location lookup while it is neither configured nor cached (and
+    /// something is to be sent), then one productSet request per batch.
+    pub(super) fn plan(&self, products: &[ProductPush]) -> CallPlan {
+        let mut plan = CallPlan::default();
+        let mut results = vec![None; products.len()];
+        let passing = self.passing(products, &mut results);
+        if passing.is_empty() {
+            return plan;
+        }
+        if self.location_lookup_pending() {
+            plan.add(
+                "locations",
+                1,
+                graphql::whole_points(Self::location_lookup_cost()),
+            );
+        }
+        // The location's id is only carried in the input; it costs nothing.
+        let location = self
+            .location
+            .get()
+            .cloned()
+            .unwrap_or_else(|| "gid://shopify/Location/0".to_owned());
+        for batch in self.product_set_batches(products, &passing, &location, &mut results) {
+            plan.add(
+                "productSet",
+                1,
+                graphql::whole_points(batch.iter().map(|p| p.cost).sum()),
+            );
+        }
+        plan
+    }
+
+    /// productSet per product, aliased in batches; stock goes with it (at
+    /// the connection's location). A batch Shopify refuses as a whole is
+    /// re-sent one product at a time, so the refusal lands on its product.
+    pub(super) async fn upsert(
+        &self,
+        products: &[ProductPush],
+    ) -> Result<Vec<ProductOutcome>, ChannelError> {
+        let mut results: Vec<Option<Result<ProductRef, ItemError>>> = vec![None; products.len()];
+        let passing = self.passing(products, &mut results);
+        if !passing.is_empty() {
+            let location = self.location().await?;
+            let queue = self.product_set_batches(products, &passing, &location, &mut results);
+            self.send_product_sets(products, queue, &mut results)
+                .await?;
+        }
+        Ok(products
+            .iter()
+            .zip(results)
+            .map(|(p, r)| ProductOutcome {
+                key: p.key.clone(),
+                result: r.unwrap_or_else(|| Err(ItemError::retryable("NOT_SENT", "not sent"))),
+            })
+            .collect())
+    }
+
+    /// Send the packed batches; a batch refused as a whole is split.
+    async fn send_product_sets(
+        &self,
+        products: &[ProductPush],
+        mut queue: VecDeque<Vec<Prepared>>,
+        results: &mut [Option<Result<ProductRef, ItemError>>],
+    ) -> Result<(), ChannelError> {
         while let Some(batch) = queue.pop_front() {
             match self.product_set_call(products, &batch).await {
                 Ok(done) => done.into_iter().for_each(|(i, r)| results[i] = Some(r)),
@@ -329,14 +412,7 @@ impl ShopifyChannel {
                 Err(other) => return Err(other),
             }
         }
-        Ok(products
-            .iter()
-            .zip(results)
-            .map(|(p, r)| ProductOutcome {
-                key: p.key.clone(),
-                result: r.unwrap_or_else(|| Err(ItemError::retryable("NOT_SENT", "not sent"))),
-            })
-            .collect())
+        Ok(())
     }
 
     /// inventorySetQuantities, 250 levels a call, absolute "available"

@@ -96,6 +96,32 @@ impl Channel for WooCommerce {
         }
     }
 
+    /// [`wire::check`]: the shared rules and what a WooCommerce product needs.
+    fn validate_push(&self, product: &ProductPush) -> Vec<ItemError> {
+        wire::check(product)
+    }
+
+    /// One `products/batch` per 100 products, then each variable product's
+    /// `variations/batch` calls, 100 variations each, as `upsert_products`
+    /// chunks them.
+    fn plan_upsert(&self, products: &[ProductPush]) -> CallPlan {
+        let mut plan = CallPlan::default();
+        let todo = passing(products, &mut vec![None; products.len()]);
+        plan.add(
+            op::PRODUCTS_BATCH,
+            todo.chunks(BATCH_LIMIT).count() as u32,
+            todo.chunks(BATCH_LIMIT).count() as f64,
+        );
+        for (i, id) in &todo {
+            let product = &products[*i];
+            if !wire::is_simple(product) {
+                let calls = variation_batches(product, *id).len() as u32;
+                plan.add(op::VARIATIONS_BATCH, calls, f64::from(calls));
+            }
+        }
+        plan
+    }
+
     /// Products go through `products/batch`, 100 a call; then each variable
     /// product's variations through its `variations/batch`. A new product
     /// whose variations are refused is deleted again. An error before
@@ -105,19 +131,7 @@ impl Channel for WooCommerce {
         products: &[ProductPush],
     ) -> Result<Vec<ProductOutcome>, ChannelError> {
         let mut outcomes: Vec<Option<Result<ProductRef, ItemError>>> = vec![None; products.len()];
-        let mut todo: Vec<(usize, Option<u64>)> = Vec::new();
-        for (i, product) in products.iter().enumerate() {
-            let id = match product.external_id.as_deref() {
-                None => Ok(None),
-                Some(text) => parse_id(text).map(Some).ok_or_else(|| {
-                    ItemError::permanent("invalid_id", format!("`{text}` is not a WooCommerce id"))
-                }),
-            };
-            match wire::check(product).and(id) {
-                Ok(id) => todo.push((i, id)),
-                Err(e) => outcomes[i] = Some(Err(e)),
-            }
-        }
+        let todo = passing(products, &mut outcomes);
         let mut written = false;
         let mut rollback: Vec<(usize, u64)> = Vec::new();
         for chunk in todo.chunks(BATCH_LIMIT) {

@@ -309,8 +309,43 @@ fn is_fatal(error: &ChannelError) -> bool {
     )
 }
 
-fn parse_id(text: &str) -> Option<u64> {
-    text.trim().parse().ok().filter(|id| *id > 0)
+use wire::parse_id;
+
+/// The products [`wire::check`] passes, with their WooCommerce id when they
+/// have one; the others get their refusal in `outcomes`. Shared by
+/// `upsert_products` and `plan_upsert`.
+fn passing(
+    products: &[ProductPush],
+    outcomes: &mut [Option<Result<ProductRef, ItemError>>],
+) -> Vec<(usize, Option<u64>)> {
+    let mut todo = Vec::new();
+    for (i, product) in products.iter().enumerate() {
+        match crate::validate::refusal(wire::check(product)) {
+            Ok(()) => todo.push((i, product.external_id.as_deref().and_then(parse_id))),
+            Err(e) => outcomes[i] = Some(Err(e)),
+        }
+    }
+    todo
+}
+
+/// A variable product's variations, with their ids where they have one
+/// (`product_id` is the product's, once known), one chunk per
+/// `variations/batch` call.
+fn variation_batches(
+    product: &ProductPush,
+    product_id: Option<u64>,
+) -> Vec<Vec<(usize, Option<u64>)>> {
+    let plan: Vec<(usize, Option<u64>)> = product
+        .variants
+        .iter()
+        .enumerate()
+        .map(|(i, v)| {
+            // A simple product turned variable: its old variant id is the product's.
+            let id = v.external_id.as_deref().and_then(parse_id);
+            (i, id.filter(|id| Some(*id) != product_id))
+        })
+        .collect();
+    plan.chunks(BATCH_LIMIT).map(<[_]>::to_vec).collect()
 }
 
 /// The next page after `page`, from `X-WP-TotalPages`, else a `Link: rel="next"`,
@@ -454,22 +489,12 @@ impl WooCommerce {
     ) -> Result<Result<ProductRef, ItemError>, ChannelError> {
         let path = format!("products/{product_id}/variations/batch");
         let mut refs: Vec<Option<VariantRef>> = vec![None; product.variants.len()];
-        let plan: Vec<(usize, Option<u64>)> = product
-            .variants
-            .iter()
-            .enumerate()
-            .map(|(i, v)| {
-                // A simple product turned variable: its old variant id is the product's.
-                let id = v.external_id.as_deref().and_then(parse_id);
-                (i, id.filter(|id| *id != product_id))
-            })
-            .collect();
-        for chunk in plan.chunks(BATCH_LIMIT) {
+        for chunk in variation_batches(product, Some(product_id)) {
             let mut creates = Vec::new();
             let mut create_index = Vec::new();
             let mut updates = Vec::new();
             let mut update_index = Vec::new();
-            for (i, id) in chunk {
+            for (i, id) in &chunk {
                 let body =
                     wire::variation_body(product, &product.variants[*i], *id, self.weight_unit);
                 match id {

@@ -105,15 +105,19 @@ fn options_become_variation_attributes_like_the_docs_variable_example() {
 fn pushes_woocommerce_cannot_hold_are_refused_before_any_call() {
     let two_without_options = push(&[], &[("A", &[], 100), ("B", &[], 100)]);
     assert_eq!(
-        wire::check(&two_without_options).unwrap_err().code,
-        "variants_without_options"
+        wire::check(&two_without_options)[0].code,
+        "OPTIONS_REQUIRED"
     );
     let short = push(&["Size", "Color"], &[("A", &["S"], 100)]);
-    assert_eq!(
-        wire::check(&short).unwrap_err().code,
-        "option_values_mismatch"
-    );
-    assert!(wire::check(&push(&["Size"], &[("A", &["S"], 100)])).is_ok());
+    assert_eq!(wire::check(&short)[0].code, "OPTION_VALUES_MISMATCH");
+    let mut foreign = push(&["Size"], &[("A", &["S"], 100)]);
+    foreign.external_id = Some("gid://shopify/Product/1".into());
+    assert_eq!(wire::check(&foreign)[0].code, "INVALID_EXTERNAL_ID");
+    // No length limits of its own: a long title is fine.
+    let mut long = push(&["Size"], &[("A", &["S"], 100)]);
+    long.title = "T".repeat(1000);
+    assert!(wire::check(&long).is_empty());
+    assert!(wire::check(&push(&["Size"], &[("A", &["S"], 100)])).is_empty());
 }
 
 #[test]

@@ -19,6 +19,7 @@ use crate::model::{
     ChannelListing, ChannelOrder, ChannelVariant, ItemError, OrderLine, ProductPush, PushStatus,
     VariantPush,
 };
+use crate::validate;
 
 /// The unit the store keeps weights in (WooCommerce > Settings > Products >
 /// `woocommerce_weight_unit`); the REST API takes weights as bare strings in it.
@@ -84,34 +85,28 @@ pub fn is_simple(product: &ProductPush) -> bool {
     product.options.is_empty()
 }
 
-/// Why a push cannot be expressed as a WooCommerce product, before any call.
-pub fn check(product: &ProductPush) -> Result<(), ItemError> {
-    if product.variants.is_empty() {
-        return Err(ItemError::permanent(
-            "no_variants",
-            "a product needs at least one variant",
+/// Why a push cannot be expressed as a WooCommerce product, before any
+/// call: the shared rules, options for several variants (a `simple`
+/// product has one), and an external id that is a WooCommerce id. The REST
+/// API documents no limit of its own beyond a required `name`
+/// (https://woocommerce.github.io/woocommerce-rest-api-docs/#product-properties).
+pub fn check(product: &ProductPush) -> Vec<ItemError> {
+    let mut errors = validate::common(product);
+    errors.extend(validate::options_for_variants(product, "WooCommerce"));
+    if let Some(text) = product.external_id.as_deref()
+        && parse_id(text).is_none()
+    {
+        errors.push(ItemError::permanent(
+            validate::INVALID_EXTERNAL_ID,
+            format!("external_id: `{text}` is not a WooCommerce id"),
         ));
     }
-    if is_simple(product) && product.variants.len() > 1 {
-        return Err(ItemError::permanent(
-            "variants_without_options",
-            "several variants need options to tell them apart",
-        ));
-    }
-    for variant in &product.variants {
-        if variant.option_values.len() != product.options.len() && !is_simple(product) {
-            return Err(ItemError::permanent(
-                "option_values_mismatch",
-                format!(
-                    "variant {} has {} option values for {} options",
-                    variant.sku,
-                    variant.option_values.len(),
-                    product.options.len()
-                ),
-            ));
-        }
-    }
-    Ok(())
+    errors
+}
+
+/// A WooCommerce id: a positive integer.
+pub fn parse_id(text: &str) -> Option<u64> {
+    text.trim().parse().ok().filter(|id| *id > 0)
 }
 
 fn stock_fields(body: &mut Map<String, Value>, quantity: i64) {

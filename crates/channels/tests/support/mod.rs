@@ -113,3 +113,115 @@ pub fn product(prefix: &str, variants: usize) -> ProductPush {
             .collect(),
     }
 }
+
+/// `products` (all accepted) carrying the ids the channel gave them, as
+/// the sync engine would push them next time.
+pub fn with_ids(
+    products: &[ProductPush],
+    outcomes: Vec<shelfsync_channels::ProductOutcome>,
+) -> Vec<ProductPush> {
+    products
+        .iter()
+        .zip(outcomes)
+        .map(|(product, outcome)| {
+            let saved = outcome
+                .result
+                .unwrap_or_else(|e| panic!("{}: {e:?}", product.key));
+            let mut product = product.clone();
+            product.external_id = Some(saved.external_id);
+            for variant in &mut product.variants {
+                variant.external_id = saved
+                    .variants
+                    .iter()
+                    .find(|v| v.sku == variant.sku)
+                    .map(|v| v.external_id.clone());
+            }
+            product
+        })
+        .collect()
+}
+
+/// The dry-run contract: `plan_upsert(batch)` is exactly the number of
+/// requests the simulated `platform` account then receives from
+/// `upsert_products(batch)`; nothing is throttled (the plan is for a clean
+/// run); every product the validator passes is saved, and every product it
+/// refuses is refused with the validator's first code. Returns the plan and
+/// the outcomes.
+pub async fn assert_plan_is_exact(
+    sim: &Simulator,
+    platform: &str,
+    account: &str,
+    channel: &dyn shelfsync_channels::Channel,
+    batch: &[ProductPush],
+) -> (
+    shelfsync_channels::CallPlan,
+    Vec<shelfsync_channels::ProductOutcome>,
+) {
+    let plan = channel.plan_upsert(batch);
+    assert_eq!(
+        plan.by_operation.values().sum::<u32>(),
+        plan.calls,
+        "{plan:?}"
+    );
+    let expected: Vec<Option<String>> = batch
+        .iter()
+        .map(|p| channel.validate_push(p).first().map(|e| e.code.clone()))
+        .collect();
+    let before = sim.stats(platform, account);
+    let outcomes = channel.upsert_products(batch).await.expect("upsert");
+    let after = sim.stats(platform, account);
+    assert_eq!(after.throttled, before.throttled, "the run was throttled");
+    assert_eq!(
+        after.requests - before.requests,
+        u64::from(plan.calls),
+        "planned {plan:?}; sent {:?} before {:?}",
+        after.by_operation,
+        before.by_operation
+    );
+    for ((product, outcome), code) in batch.iter().zip(&outcomes).zip(&expected) {
+        assert_eq!(outcome.key, product.key);
+        match (code, &outcome.result) {
+            (None, Ok(_)) => {}
+            (Some(code), Err(e)) => assert_eq!(&e.code, code, "{}: {e:?}", product.key),
+            (code, result) => panic!(
+                "{}: validator said {code:?}, upsert {result:?}",
+                product.key
+            ),
+        }
+    }
+    assert!(channel.estimate_seconds(&plan) >= 0.0);
+    (plan, outcomes)
+}
+
+/// A product the validator refuses costs no call, in the plan and in fact,
+/// and is refused with the validator's code.
+pub async fn assert_refused_without_a_call(
+    sim: &Simulator,
+    platform: &str,
+    account: &str,
+    channel: &dyn shelfsync_channels::Channel,
+    bad: &ProductPush,
+    code: &str,
+) {
+    let errors = channel.validate_push(bad);
+    assert_eq!(
+        errors.first().map(|e| e.code.as_str()),
+        Some(code),
+        "{errors:?}"
+    );
+    let plan = channel.plan_upsert(std::slice::from_ref(bad));
+    assert_eq!(plan.calls, 0, "{plan:?}");
+    let before = sim.stats(platform, account).requests;
+    let outcomes = channel
+        .upsert_products(std::slice::from_ref(bad))
+        .await
+        .expect("upsert");
+    assert_eq!(
+        sim.stats(platform, account).requests,
+        before,
+        "a call was made"
+    );
+    let error = outcomes[0].result.clone().expect_err("refused");
+    assert_eq!(error.code, code);
+    assert!(!error.retryable);
+}
