@@ -69,6 +69,18 @@ pub trait Channel: Send + Sync {
     /// run predicts the real call count exactly.
     fn plan_upsert(&self, products: &[ProductPush]) -> CallPlan;
 
+    /// The calls `set_inventory(levels)` would make on a clean run, as
+    /// [`Channel::plan_upsert`] does for products. The default is one call
+    /// per [`BatchLimits::inventory`] levels, which adapters that split
+    /// stock calls otherwise (by product, by location) override.
+    fn plan_inventory(&self, levels: &[InventoryPush]) -> CallPlan {
+        let mut plan = CallPlan::default();
+        let per_call = self.batch_limits().inventory.max(1);
+        let calls = levels.len().div_ceil(per_call) as u32;
+        plan.add("set_inventory", calls, f64::from(calls));
+        plan
+    }
+
     /// Seconds `plan`'s calls take under this connection's quota, from full
     /// buckets: the burst goes at once, the rest at the sustained rate of
     /// the slowest applicable limit; no limit means no wait. An estimate for

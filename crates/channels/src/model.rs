@@ -213,9 +213,41 @@ pub struct CallPlan {
     /// Calls per operation, named as the adapter names them to its quota
     /// model, so operation-scoped limits can be applied to them.
     pub by_operation: BTreeMap<String, u32>,
+    /// Calls an adapter makes once and then caches (a shop's location):
+    /// counted in the totals, and counted once when plans of one run's
+    /// batches are merged.
+    #[serde(default, skip_serializing_if = "BTreeMap::is_empty")]
+    pub once: BTreeMap<String, (u32, f64)>,
 }
 
 impl CallPlan {
+    /// Like [`CallPlan::add`], for a call the adapter makes once and caches.
+    pub fn add_once(&mut self, operation: &str, calls: u32, units: f64) {
+        self.add(operation, calls, units);
+        self.once.insert(operation.to_owned(), (calls, units));
+    }
+
+    /// Add the plan of another batch of the same run: one adapter makes the
+    /// whole run, so its one-time calls are counted once.
+    pub fn merge(&mut self, other: &CallPlan) {
+        self.calls += other.calls;
+        self.quota_units += other.quota_units;
+        for (operation, calls) in &other.by_operation {
+            *self.by_operation.entry(operation.clone()).or_default() += calls;
+        }
+        for (operation, (calls, units)) in &other.once {
+            if self.once.contains_key(operation) {
+                self.calls -= calls;
+                self.quota_units -= units;
+                if let Some(n) = self.by_operation.get_mut(operation) {
+                    *n -= calls;
+                }
+            } else {
+                self.once.insert(operation.clone(), (*calls, *units));
+            }
+        }
+    }
+
     /// Count `calls` more calls of `operation` costing `units` in all.
     pub fn add(&mut self, operation: &str, calls: u32, units: f64) {
         if calls == 0 {

@@ -18,7 +18,7 @@ use shelfsync_core::{ConnectionId, ListingId, Platform, ProductId, TenantId};
 use shelfsync_store::{NewSyncLog, Store};
 
 use crate::connections::{ChannelHub, HubError};
-use crate::diff::{FieldDiff, compare};
+use crate::reconcile::compare;
 use crate::prepare::{Decision, Prepared, prepare};
 use crate::push::ROUND;
 
@@ -129,9 +129,9 @@ pub async fn dry_run(
     let mut items = Vec::new();
     for round in listings.chunks(ROUND as usize) {
         let prepared = prepare(channel.as_ref(), connection, &rules, &catalog, round);
-        plan.add(&round_plan(channel.as_ref(), &prepared));
+        plan.merge(&round_plan(channel.as_ref(), &prepared));
         for p in &prepared {
-            let item = report_item(p, &held);
+            let item = report_item(p, &held, &catalog);
             match item.action.as_str() {
                 "create" => summary.create += 1,
                 "update" => summary.update += 1,
@@ -237,15 +237,19 @@ fn round_plan(channel: &dyn Channel, prepared: &[Prepared<'_>]) -> CallPlan {
     let limits = channel.batch_limits();
     let mut total = CallPlan::default();
     for chunk in to_send.chunks(limits.products.max(1)) {
-        total.add(&channel.plan_upsert(chunk));
+        total.merge(&channel.plan_upsert(chunk));
     }
     for chunk in levels.chunks(limits.inventory.max(1)) {
-        total.add(&channel.plan_inventory(chunk));
+        total.merge(&channel.plan_inventory(chunk));
     }
     total
 }
 
-fn report_item(p: &Prepared<'_>, held: &HashMap<String, ChannelListing>) -> DryRunItem {
+fn report_item(
+    p: &Prepared<'_>,
+    held: &HashMap<String, ChannelListing>,
+    catalog: &HashMap<ProductId, Product>,
+) -> DryRunItem {
     let (payload, errors, reason) = match &p.decision {
         Decision::Gone => (None, Vec::new(), Some("removed from the catalog".to_owned())),
         Decision::Excluded { reason } => (None, Vec::new(), Some(reason.clone())),
@@ -254,12 +258,12 @@ fn report_item(p: &Prepared<'_>, held: &HashMap<String, ChannelListing>) -> DryR
         | Decision::Stock { push, .. } => (Some(push.clone()), Vec::new(), None),
         Decision::Invalid { push, errors } => (Some(push.clone()), errors.clone(), None),
     };
-    let diff = match (&payload, p.decision.action()) {
-        (Some(push), "update" | "stock" | "invalid") => push
+    let diff = match (&payload, p.decision.action(), catalog.get(&p.product)) {
+        (Some(push), "update" | "stock" | "invalid", Some(product)) => push
             .external_id
             .as_ref()
             .and_then(|id| held.get(id))
-            .map(|listing| compare(push, listing))
+            .map(|listing| field_diffs(product, push, &p.listings, listing))
             .unwrap_or_default(),
         _ => Vec::new(),
     };
@@ -285,5 +289,46 @@ fn rule_messages(applied: &shelfsync_core::rules::AppliedRule) -> Vec<String> {
             .iter()
             .map(|c| format!("rule '{}' {c}", applied.name))
             .collect()
+    }
+}
+
+/// One field whose value on the channel differs from what the sync sends.
+#[derive(Debug, Clone, PartialEq, Serialize, utoipa::ToSchema)]
+pub struct FieldDiff {
+    /// `title`, `status`, `price`, `quantity`, or `variant` (not on the channel).
+    pub field: String,
+    /// The variant's SKU for variant fields.
+    pub sku: Option<String>,
+    /// What the channel holds now.
+    #[schema(value_type = Object)]
+    pub channel: serde_json::Value,
+    /// What the sync would make it hold.
+    #[schema(value_type = Object)]
+    pub desired: serde_json::Value,
+}
+
+/// The differences reconciliation would see, in the dry run's words.
+fn field_diffs(
+    product: &Product,
+    push: &ProductPush,
+    listings: &[&shelfsync_store::PendingListing],
+    held: &ChannelListing,
+) -> Vec<FieldDiff> {
+    match compare(product, push, listings, held) {
+        Some(drifts) => drifts
+            .into_iter()
+            .map(|d| FieldDiff {
+                field: d.field.as_str().to_owned(),
+                sku: d.sku,
+                channel: d.channel,
+                desired: d.master,
+            })
+            .collect(),
+        None => vec![FieldDiff {
+            field: "variant".into(),
+            sku: None,
+            channel: serde_json::Value::Null,
+            desired: serde_json::Value::String("a listed variant the channel does not hold".into()),
+        }],
     }
 }

@@ -8,7 +8,6 @@
 
 pub mod cleanup;
 pub mod connections;
-pub mod diff;
 pub mod dry_run;
 pub mod idempotency;
 pub mod prepare;

@@ -97,13 +97,6 @@ pub fn product_push(product: &Product, listings: &[&PendingListing]) -> ProductP
     }
 }
 
-/// What the channel should hold for this product and these listings: the
-/// one place the sync run and reconciliation both ask, so a repaired
-/// channel holds exactly what a push would have sent. Rules and transforms
-/// plug in here; until they land it is the master product as it is.
-pub fn desired_push(product: &Product, listings: &[&PendingListing]) -> ProductPush {
-    product_push(product, listings)
-}
 
 /// The hash of what the channel should hold: the push without the
 /// channel's own ids, which change nothing about the content.

@@ -6,7 +6,7 @@
 //! `reconcile.connection` per active connection) and on demand. Each synced
 //! listing is compared field by field (title, status, and per variant price
 //! and quantity, only where the channel reports them) with what a push would
-//! send now ([`crate::push::desired_push`]). A field that differs is drift,
+//! send now (the rules applied, as [`crate::prepare`] does). A field that differs is drift,
 //! settled by the conflict policy for (connection, field):
 //!
 //! * master wins: the listing is pushed again (forced, even though its
@@ -34,7 +34,8 @@ use shelfsync_store::{
 };
 
 use crate::connections::{ChannelHub, HubError};
-use crate::push::desired_push;
+use crate::push::product_push;
+use shelfsync_core::rules::apply_rules;
 use crate::worker::{JobContext, JobError, JobHandler};
 
 /// Pages read from a channel in one run at most: a guard against a cursor
@@ -71,15 +72,15 @@ pub struct ReconcileReport {
 
 /// One field that differs between the channel and what we would push.
 #[derive(Debug, Clone)]
-struct Drift<'a> {
-    listing: &'a PendingListing,
-    field: ConflictField,
+pub(crate) struct Drift<'a> {
+    pub(crate) listing: &'a PendingListing,
+    pub(crate) field: ConflictField,
     /// The master variant a variant field belongs to.
-    variant: Option<VariantId>,
-    sku: Option<String>,
-    external_variant_id: Option<String>,
-    master: serde_json::Value,
-    channel: serde_json::Value,
+    pub(crate) variant: Option<VariantId>,
+    pub(crate) sku: Option<String>,
+    pub(crate) external_variant_id: Option<String>,
+    pub(crate) master: serde_json::Value,
+    pub(crate) channel: serde_json::Value,
 }
 
 impl Reconciler {
@@ -109,6 +110,10 @@ impl Reconciler {
             Err(e) => return Err(JobError::Retry(format!("cannot reach the channel: {e}"))),
         };
         let store = &cx.store;
+        let rules = store
+            .rules_for(tenant, connection, channel.platform())
+            .await
+            .map_err(retry)?;
         let started = Instant::now();
         // Listings pushed after this instant may be newer than what we read.
         let read_from = Utc::now();
@@ -167,7 +172,9 @@ impl Reconciler {
                 continue;
             };
             report.checked += 1;
-            let push = desired_push(product, listings);
+            // What the channel should hold: the rules applied, as the sync run does.
+            let transformed = apply_rules(&rules, product, connection, channel.platform());
+            let push = product_push(&transformed.product, listings);
             let on_channel = listings
                 .iter()
                 .find_map(|l| l.external_product_id.as_deref())
@@ -378,7 +385,7 @@ fn status_value(status: PushStatus) -> serde_json::Value {
 
 /// The fields where the channel differs from `push`, only those the channel
 /// reports. `None` when a listed variant is not on the channel at all.
-fn compare<'a>(
+pub(crate) fn compare<'a>(
     product: &Product,
     push: &ProductPush,
     listings: &[&'a PendingListing],

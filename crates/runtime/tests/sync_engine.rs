@@ -14,6 +14,7 @@ use shelfsync_core::{ConnectionId, Platform, TenantId};
 use shelfsync_runtime::connections::{ChannelHub, ChannelSettings};
 use shelfsync_runtime::dry_run::dry_run;
 use shelfsync_runtime::push::ChannelPush;
+use shelfsync_runtime::reconcile::Reconciler;
 use shelfsync_runtime::{Backoff, Runtime, RuntimeConfig, RuntimeHandle, Wakeups, WorkerKind};
 use shelfsync_sim::Simulator;
 use shelfsync_store::{NewConnection, Store, WriteContext};
@@ -235,6 +236,7 @@ async fn start(store: &Store, w: &World) -> RuntimeHandle {
         config(),
         &[WorkerKind::Outbox, WorkerKind::Sync],
         Arc::new(ChannelPush::new(w.hub.clone())),
+        Some(Arc::new(Reconciler::new(w.hub.clone(), 5))),
     )
     .with_channels(w.hub.clone())
     .start()

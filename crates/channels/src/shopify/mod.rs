@@ -231,6 +231,10 @@ impl Channel for ShopifyChannel {
         self.plan(products)
     }
 
+    fn plan_inventory(&self, levels: &[InventoryPush]) -> CallPlan {
+        self.plan_levels(levels)
+    }
+
     /// productSet per product, aliased in batches; stock goes with it (at
     /// the connection's location). A batch Shopify refuses as a whole is
     /// re-sent one product at a time, so the refusal lands on its product.

@@ -338,7 +338,7 @@ impl ShopifyChannel {
             return plan;
         }
         if self.location_lookup_pending() {
-            plan.add(
+            plan.add_once(
                 "locations",
                 1,
                 graphql::whole_points(Self::location_lookup_cost()),
@@ -413,6 +413,33 @@ impl ShopifyChannel {
             }
         }
         Ok(())
+    }
+
+    /// The calls [`Self::set_levels`] makes on a clean run: the SKU lookup
+    /// for levels without an inventory item id, the location while it is
+    /// not known, then one mutation per [`INVENTORY_PER_CALL`] levels.
+    pub(super) fn plan_levels(&self, levels: &[InventoryPush]) -> CallPlan {
+        let mut plan = CallPlan::default();
+        if levels.is_empty() {
+            return plan;
+        }
+        let unknown = levels.iter().filter(|l| l.inventory_ref.is_none()).count();
+        if unknown > 0 {
+            let per = self.page_size(2.0, 0.0).min(SKUS_PER_LOOKUP).max(1);
+            let calls = unknown.div_ceil(per) as u32;
+            let units = graphql::whole_points(graphql::connection_cost(per, 2.0)) * f64::from(calls);
+            plan.add("productVariants", calls, units);
+        }
+        if self.location_lookup_pending() {
+            plan.add_once(
+                "locations",
+                1,
+                graphql::whole_points(Self::location_lookup_cost()),
+            );
+        }
+        let calls = levels.len().div_ceil(INVENTORY_PER_CALL) as u32;
+        plan.add("inventorySetQuantities", calls, 10.0 * f64::from(calls));
+        plan
     }
 
     /// inventorySetQuantities, 250 levels a call, absolute "available"

@@ -217,37 +217,22 @@ impl Channel for WooCommerce {
 
     /// Simple products' stock through `products/batch`; variations' through
     /// their product's `variations/batch`; 100 levels a call.
+    fn plan_inventory(&self, levels: &[InventoryPush]) -> CallPlan {
+        let mut plan = CallPlan::default();
+        for (_, operation, _) in stock_calls(levels).1 {
+            plan.add(operation, 1, 1.0);
+        }
+        plan
+    }
+
     async fn set_inventory(
         &self,
         levels: &[InventoryPush],
     ) -> Result<Vec<InventoryOutcome>, ChannelError> {
         let mut outcomes: Vec<Option<Result<(), ItemError>>> = vec![None; levels.len()];
-        let mut simple: Vec<(usize, u64)> = Vec::new();
-        let mut variations: BTreeMap<u64, Vec<(usize, u64)>> = BTreeMap::new();
-        for (i, level) in levels.iter().enumerate() {
-            let Some(product) = level.external_product_id.as_deref().and_then(parse_id) else {
-                outcomes[i] = Some(Err(ItemError::permanent(
-                    "no_product_id",
-                    "WooCommerce sets stock by product id; push the product first",
-                )));
-                continue;
-            };
-            match level.external_variant_id.as_deref().and_then(parse_id) {
-                Some(variation) if variation != product => {
-                    variations.entry(product).or_default().push((i, variation))
-                }
-                _ => simple.push((i, product)),
-            }
-        }
-        let mut calls: Vec<(String, &'static str, Vec<(usize, u64)>)> = Vec::new();
-        for chunk in simple.chunks(BATCH_LIMIT) {
-            calls.push(("products/batch".into(), op::PRODUCTS_BATCH, chunk.to_vec()));
-        }
-        for (product, items) in &variations {
-            for chunk in items.chunks(BATCH_LIMIT) {
-                let path = format!("products/{product}/variations/batch");
-                calls.push((path, op::VARIATIONS_BATCH, chunk.to_vec()));
-            }
+        let (refused, calls) = stock_calls(levels);
+        for (i, error) in refused {
+            outcomes[i] = Some(Err(error));
         }
         let mut written = false;
         for (path, operation, items) in calls {
@@ -432,4 +417,46 @@ impl Channel for WooCommerce {
             .ok_or(WebhookError::MissingHeader("X-WC-Webhook-Delivery-ID"))?;
         parse_event(topic, delivery, body)
     }
+}
+
+/// One stock call: its path, its quota operation, and (level index, id) pairs.
+type StockCall = (String, &'static str, Vec<(usize, u64)>);
+
+/// How `set_inventory` splits stock levels into calls, shared with its plan:
+/// simple products in `products/batch` calls of 100, variations in
+/// `products/{id}/variations/batch` calls per parent; levels without a
+/// product id are refused.
+fn stock_calls(levels: &[InventoryPush]) -> (Vec<(usize, ItemError)>, Vec<StockCall>) {
+    let mut refused = Vec::new();
+    let mut simple: Vec<(usize, u64)> = Vec::new();
+    let mut variations: BTreeMap<u64, Vec<(usize, u64)>> = BTreeMap::new();
+    for (i, level) in levels.iter().enumerate() {
+        let Some(product) = level.external_product_id.as_deref().and_then(parse_id) else {
+            refused.push((
+                i,
+                ItemError::permanent(
+                    "no_product_id",
+                    "WooCommerce sets stock by product id; push the product first",
+                ),
+            ));
+            continue;
+        };
+        match level.external_variant_id.as_deref().and_then(parse_id) {
+            Some(variation) if variation != product => {
+                variations.entry(product).or_default().push((i, variation))
+            }
+            _ => simple.push((i, product)),
+        }
+    }
+    let mut calls: Vec<StockCall> = Vec::new();
+    for chunk in simple.chunks(BATCH_LIMIT) {
+        calls.push(("products/batch".into(), op::PRODUCTS_BATCH, chunk.to_vec()));
+    }
+    for (product, items) in &variations {
+        for chunk in items.chunks(BATCH_LIMIT) {
+            let path = format!("products/{product}/variations/batch");
+            calls.push((path, op::VARIATIONS_BATCH, chunk.to_vec()));
+        }
+    }
+    (refused, calls)
 }

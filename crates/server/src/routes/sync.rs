@@ -4,6 +4,7 @@
 
 use axum::Router;
 use axum::extract::State;
+use axum::body::Bytes;
 use axum::http::StatusCode;
 use axum::routing::{get, post};
 use serde::{Deserialize, Serialize};
@@ -15,7 +16,7 @@ use uuid::Uuid;
 use crate::AppState;
 use crate::auth::Principal;
 use crate::error::{ApiError, ApiResult, Problem};
-use crate::extract::{ApiJson, ApiQuery};
+use crate::extract::{ApiJson, ApiQuery, parse_json};
 use crate::routes::connections::{hub, hub_error};
 
 /// Products one request may name.
@@ -75,9 +76,14 @@ pub async fn run(
     State(state): State<AppState>,
     principal: Principal,
     ApiQuery(params): ApiQuery<SyncParams>,
-    body: Option<ApiJson<SyncRequest>>,
+    body: Bytes,
 ) -> ApiResult<(StatusCode, ApiJson<SyncAnswer>)> {
-    let request = body.map(|b| b.0).unwrap_or_default();
+    // No body at all means everything: every listing of every connection.
+    let request: SyncRequest = if body.iter().all(u8::is_ascii_whitespace) {
+        SyncRequest::default()
+    } else {
+        parse_json(&body)?
+    };
     let products = request.product_ids.as_deref();
     if let Some(ids) = products {
         if ids.is_empty() {
@@ -96,8 +102,8 @@ pub async fn run(
             let record = state
                 .store
                 .get_connection(principal.tenant, id)
-                .await
-                .map_err(not_found)?;
+                .await?
+                .ok_or_else(|| ApiError::NotFound(format!("no connection {id}")))?;
             if record.status != "active" {
                 return Err(ApiError::Conflict(format!(
                     "connection {id} is {}; reconnect it first",

@@ -235,6 +235,7 @@ impl TestApp {
             config,
             &[WorkerKind::Outbox, WorkerKind::Sync],
             std::sync::Arc::new(ChannelPush::new(hub.clone())),
+            None,
         )
         .with_channels(hub)
         .start()
