@@ -127,7 +127,7 @@ pub async fn dry_run(
         ..Default::default()
     };
     let mut items = Vec::new();
-    for round in listings.chunks(ROUND as usize) {
+    for round in rounds(&listings) {
         let prepared = prepare(channel.as_ref(), connection, &rules, &catalog, round);
         plan.merge(&round_plan(channel.as_ref(), &prepared));
         for p in &prepared {
@@ -331,4 +331,25 @@ fn field_diffs(
             desired: serde_json::Value::String("a listed variant the channel does not hold".into()),
         }],
     }
+}
+
+/// `listings` (grouped by product) cut into the rounds a run takes them in:
+/// [`ROUND`] products each, never splitting a product.
+fn rounds(listings: &[shelfsync_store::PendingListing]) -> Vec<&[shelfsync_store::PendingListing]> {
+    let mut rounds = Vec::new();
+    let (mut start, mut products) = (0, 0_i64);
+    for i in 0..listings.len() {
+        if i == 0 || listings[i].product != listings[i - 1].product {
+            if products == ROUND {
+                rounds.push(&listings[start..i]);
+                start = i;
+                products = 0;
+            }
+            products += 1;
+        }
+    }
+    if start < listings.len() {
+        rounds.push(&listings[start..]);
+    }
+    rounds
 }

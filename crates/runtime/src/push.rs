@@ -22,7 +22,7 @@ use shelfsync_channels::{
 use shelfsync_core::catalog::{Product, ProductStatus};
 use shelfsync_core::retry::Backoff;
 use shelfsync_core::{ConnectionId, ProductId, TenantId};
-use shelfsync_store::{ListingOutcome, ListingResult, NewSyncLog, PendingListing};
+use shelfsync_store::{ListingOutcome, ListingResult, NewJob, NewSyncLog, PendingListing};
 
 use crate::connections::{ChannelHub, HubError};
 use crate::idempotency::content_hash;
@@ -30,9 +30,9 @@ use crate::prepare::{Decision, Hashes, prepare};
 use crate::sync::ConnectionSync;
 use crate::worker::{JobContext, JobError};
 
-/// Listings taken per round of a run (the dry run plans in the same rounds).
+/// Products taken per round of a run (the dry run plans in the same rounds).
 pub const ROUND: i64 = 500;
-/// Rounds per run; listings still due after that are left for the next wake-up.
+/// Rounds per run; when more is due after that, the run asks for another.
 const MAX_ROUNDS: usize = 20;
 
 /// Pushes through the connection's channel adapter.
@@ -294,6 +294,16 @@ impl ConnectionSync for ChannelPush {
                 .await
                 .map_err(retry)?;
         }
+        // More is due than one run takes: run again once this one ends,
+        // leaving the worker to other connections in between.
+        store
+            .enqueue_jobs(&[NewJob::sync_connection(
+                tenant,
+                connection,
+                crate::RuntimeConfig::default().max_attempts,
+            )])
+            .await
+            .map_err(retry)?;
         Ok(())
     }
 }

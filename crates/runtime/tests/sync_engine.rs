@@ -1,7 +1,8 @@
 //! The sync engine end to end on three simulated channels (Shopify,
 //! WooCommerce, eBay): a 1,000-product catalog reaches all three in the
-//! number of calls the dry run predicted, and 50 rapid edits of one SKU
-//! reach each channel in at most two pushes.
+//! number of calls the dry run predicted, 50 rapid edits of one SKU reach
+//! each channel in at most two pushes, and edits made on a channel are
+//! found by reconciliation and settled by the merchant's policy.
 
 use std::sync::Arc;
 use std::time::{Duration, Instant};
@@ -9,6 +10,7 @@ use std::time::{Duration, Instant};
 use serde_json::{Value, json};
 use shelfsync_channels::{ChannelDeps, ConnectionSecrets, Credentials, OAuthTokens};
 use shelfsync_core::catalog::NewProduct;
+use shelfsync_core::quota::{Limit, QuotaModel, Scope};
 use shelfsync_core::vault::{ExposeSecret, KeyRing};
 use shelfsync_core::{ConnectionId, Platform, TenantId};
 use shelfsync_runtime::connections::{ChannelHub, ChannelSettings};
@@ -17,7 +19,9 @@ use shelfsync_runtime::push::ChannelPush;
 use shelfsync_runtime::reconcile::Reconciler;
 use shelfsync_runtime::{Backoff, Runtime, RuntimeConfig, RuntimeHandle, Wakeups, WorkerKind};
 use shelfsync_sim::Simulator;
-use shelfsync_store::{NewConnection, Store, WriteContext};
+use shelfsync_store::{
+    ConflictField, ConflictPolicy, NewConnection, NewJob, Store, WriteContext,
+};
 use shelfsync_testkit::TestDatabase;
 
 macro_rules! backend_tests {
@@ -104,7 +108,18 @@ async fn world(db: &TestDatabase) -> World {
         (Platform::WooCommerce, "store1"),
         (Platform::Ebay, "seller-one"),
     ] {
-        let creds = sim.create_account(platform.as_str(), account, None);
+        // A Plus shop (1,000 points a second): the Standard plan's 100/s
+        // would spend most of a minute on the 1,000 creates.
+        let quota = (platform == Platform::Shopify).then(|| {
+            QuotaModel::unlimited().with(
+                Scope::All,
+                Limit::CostPoints {
+                    capacity: 20_000.0,
+                    restore_per_sec: 1_000.0,
+                },
+            )
+        });
+        let creds = sim.create_account(platform.as_str(), account, quota.clone());
         let id = ConnectionId::new();
         let (credentials, stored_account, settings) = match platform {
             Platform::WooCommerce => (
@@ -133,7 +148,7 @@ async fn world(db: &TestDatabase) -> World {
                         "payment_policy_id": "6196936000",
                         "return_policy_id": "6196937000",
                     }),
-                    _ => json!({}),
+                    _ => json!({ "quota": quota }),
                 },
             ),
         };
@@ -368,7 +383,118 @@ async fn a_catalog_reaches_three_channels_in_the_calls_the_dry_run_predicted(db:
             chan.platform.as_str()
         );
     }
+
+    // A title edited on WooCommerce: reconciliation finds it and, master
+    // winning by default, puts the catalog's title back.
+    let woo = &w.channels[1];
+    let edited = &products[10];
+    let on_woo = held(&w, woo).await;
+    let item = on_woo
+        .iter()
+        .find(|l| l.variants.iter().any(|v| v.sku == edited.variants[0].sku))
+        .unwrap();
+    edit_on_channel(&w, woo, &item.external_id, json!({ "title": "Edited on the shop" })).await;
+    reconcile(store, &w, woo).await;
+    eventually(&w, woo, "the title repaired", |listings| {
+        listings
+            .iter()
+            .any(|l| l.external_id == item.external_id && l.title == edited.title)
+    })
+    .await;
+
+    // A price edited on Shopify, where the merchant lets the channel win
+    // prices: the catalog takes it, and the other two channels follow.
+    let shopify = &w.channels[0];
+    store
+        .set_policy(
+            w.tenant,
+            Some(shopify.id),
+            Some(ConflictField::Price),
+            ConflictPolicy::ChannelWins,
+        )
+        .await
+        .unwrap();
+    let repriced = &products[20];
+    let sku = repriced.variants[0].sku.clone();
+    let on_shopify = held(&w, shopify).await;
+    let item = on_shopify
+        .iter()
+        .find(|l| l.variants.iter().any(|v| v.sku == sku))
+        .unwrap();
+    edit_on_channel(&w, shopify, &item.external_id, json!({ "price": "77.00" })).await;
+    reconcile(store, &w, shopify).await;
+    for chan in &w.channels[1..] {
+        let sku = sku.clone();
+        eventually(&w, chan, "the channel's price everywhere", move |listings| {
+            listings
+                .iter()
+                .flat_map(|l| l.variants.iter())
+                .any(|v| v.sku == sku && v.price == "77".parse::<rust_decimal::Decimal>().unwrap())
+        })
+        .await;
+    }
+    let master = store
+        .get_product(w.tenant, repriced.id)
+        .await
+        .unwrap()
+        .unwrap();
+    assert_eq!(master.variants[0].price.to_string(), "77.00");
     runtime.shutdown().await;
+}
+
+/// Changes an item the way the merchant would in the platform's admin.
+async fn edit_on_channel(w: &World, chan: &Chan, external_id: &str, edit: Value) {
+    let response = reqwest::Client::new()
+        .post(format!(
+            "{}/_sim/{}/{}/products/{}",
+            w.sim.url(),
+            chan.platform.as_str(),
+            chan.account,
+            urlencoding(external_id)
+        ))
+        .json(&edit)
+        .send()
+        .await
+        .unwrap();
+    assert!(response.status().is_success(), "{}", response.status());
+}
+
+fn urlencoding(s: &str) -> String {
+    s.bytes()
+        .map(|b| match b {
+            b'A'..=b'Z' | b'a'..=b'z' | b'0'..=b'9' | b'-' | b'_' | b'.' => (b as char).to_string(),
+            _ => format!("%{b:02X}"),
+        })
+        .collect()
+}
+
+/// Asks for a reconciliation of `chan` now, as the API's on-demand call does.
+async fn reconcile(store: &Store, w: &World, chan: &Chan) {
+    store
+        .enqueue_jobs(&[NewJob::reconcile_connection(w.tenant, chan.id, 5)])
+        .await
+        .unwrap();
+    w.wakeups.wake(shelfsync_store::SYNC_QUEUE).await;
+}
+
+async fn eventually(
+    w: &World,
+    chan: &Chan,
+    what: &str,
+    done: impl Fn(&[shelfsync_sim::SimListing]) -> bool,
+) {
+    let deadline = Instant::now() + Duration::from_secs(30);
+    loop {
+        if done(&held(w, chan).await) {
+            return;
+        }
+        assert!(
+            Instant::now() < deadline,
+            "{}: never saw {what}",
+            chan.platform.as_str()
+        );
+        tokio::time::sleep(Duration::from_millis(100)).await;
+    }
 }
 
 /// Pushes (calls of the channel adapter) logged per channel so far.

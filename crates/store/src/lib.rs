@@ -629,7 +629,9 @@ impl Store {
         dispatch!(self.list_alerts(tenant, limit))
     }
 
-    /// A connection's listings due for a push, at most `limit`, grouped by product.
+    /// A connection's listings due for a push, of at most `limit` products,
+    /// grouped by product: a product's due listings always come together, so
+    /// one push carries all of them (a split would create it twice).
     pub async fn pending_listings(
         &self,
         tenant: TenantId,

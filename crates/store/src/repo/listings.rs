@@ -11,9 +11,10 @@ pub(crate) async fn pending_listings(
     let rows = sqlx::query(
         AssertSqlSafe(format!(
             "SELECT {PENDING_COLUMNS} FROM platform_listings \
-             WHERE tenant_id = $1 AND connection_id = $2 \
-             AND (status = 'pending' OR (status = 'failed' AND next_retry_at IS NOT NULL AND next_retry_at <= $3)) \
-             ORDER BY product_id, id LIMIT $4"
+             WHERE tenant_id = $1 AND connection_id = $2 AND {DUE} AND product_id IN ( \
+               SELECT product_id FROM platform_listings WHERE tenant_id = $1 AND connection_id = $2 AND {DUE} \
+               GROUP BY product_id ORDER BY product_id LIMIT $4) \
+             ORDER BY product_id, id"
         )),
     )
     .bind(tenant.as_uuid())
@@ -24,6 +25,9 @@ pub(crate) async fn pending_listings(
     .await?;
     rows.iter().map(pending_listing_from_row).collect()
 }
+
+/// A listing a sync run should push now: pending, or failed and due for a retry.
+const DUE: &str = "(status = 'pending' OR (status = 'failed' AND next_retry_at IS NOT NULL AND next_retry_at <= $3))";
 
 /// The columns `pending_listing_from_row` reads.
 const PENDING_COLUMNS: &str = "id, product_id, variant_id, external_product_id, external_variant_id, \
