@@ -7,6 +7,7 @@ mod queue;
 mod relay;
 mod server;
 mod stats;
+mod sync;
 
 use std::path::PathBuf;
 
@@ -35,6 +36,10 @@ enum Command {
     Queue(queue::QueueOptions),
     /// Commit-to-wake-up latency of the outbox relay and sync queue.
     Relay(relay::RelayOptions),
+    /// A price change through the API until three simulated channels hold it.
+    SyncLatency(sync::LatencyOptions),
+    /// New stock for 100,000 SKUs to a simulated Shopify shop at its quota.
+    InventorySync(sync::InventoryOptions),
 }
 
 #[tokio::main]
@@ -49,5 +54,7 @@ async fn main() -> anyhow::Result<()> {
         Command::GetProduct(opts) => load::get_product(opts).await,
         Command::Queue(opts) => queue::run(opts).await,
         Command::Relay(opts) => relay::run(opts).await,
+        Command::SyncLatency(opts) => sync::latency(opts).await,
+        Command::InventorySync(opts) => sync::inventory(opts).await,
     }
 }

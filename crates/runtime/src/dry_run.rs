@@ -18,9 +18,9 @@ use shelfsync_core::{ConnectionId, ListingId, Platform, ProductId, TenantId};
 use shelfsync_store::{NewSyncLog, Store};
 
 use crate::connections::{ChannelHub, HubError};
-use crate::reconcile::compare;
 use crate::prepare::{Decision, Prepared, prepare};
 use crate::push::ROUND;
+use crate::reconcile::compare;
 
 /// Products read from the catalog per query while planning.
 const PRODUCT_CHUNK: usize = 500;
@@ -110,7 +110,9 @@ pub async fn dry_run(
     let rules = store
         .rules_for(tenant, connection, channel.platform())
         .await?;
-    let listings = store.listings_in_scope(tenant, connection, products).await?;
+    let listings = store
+        .listings_in_scope(tenant, connection, products)
+        .await?;
     let catalog = load_products(store, tenant, &listings).await?;
 
     let (held, read_calls) = if compare_channel {
@@ -251,7 +253,11 @@ fn report_item(
     catalog: &HashMap<ProductId, Product>,
 ) -> DryRunItem {
     let (payload, errors, reason) = match &p.decision {
-        Decision::Gone => (None, Vec::new(), Some("removed from the catalog".to_owned())),
+        Decision::Gone => (
+            None,
+            Vec::new(),
+            Some("removed from the catalog".to_owned()),
+        ),
         Decision::Excluded { reason } => (None, Vec::new(), Some(reason.clone())),
         Decision::Unchanged { push, .. }
         | Decision::Send { push, .. }

@@ -40,6 +40,11 @@ pub struct ChannelPush {
     pub hub: ChannelHub,
     /// When a listing the channel refused for a passing reason is tried again.
     pub backoff: Backoff,
+    /// How long a run waits after it is woken before it reads what is due,
+    /// so a burst of edits (a bulk import, a flurry of sales) goes out in
+    /// one push instead of one per edit. Edits made while a push is in
+    /// flight wake one follow-up run, which waits the same.
+    pub coalesce: Duration,
 }
 
 impl ChannelPush {
@@ -50,9 +55,14 @@ impl ChannelPush {
                 base: Duration::from_secs(30),
                 max: Duration::from_secs(6 * 3600),
             },
+            coalesce: DEFAULT_COALESCE,
         }
     }
 }
+
+/// A fifth of a second: long enough to gather a burst, short against the
+/// one-second budget from a change to every channel.
+pub const DEFAULT_COALESCE: Duration = Duration::from_millis(200);
 
 /// The product as the channel should hold it, with the listed variants.
 pub fn product_push(product: &Product, listings: &[&PendingListing]) -> ProductPush {
@@ -97,7 +107,6 @@ pub fn product_push(product: &Product, listings: &[&PendingListing]) -> ProductP
     }
 }
 
-
 /// The hash of what the channel should hold: the push without the
 /// channel's own ids, which change nothing about the content.
 pub fn push_hash(push: &ProductPush) -> Vec<u8> {
@@ -137,6 +146,12 @@ impl ConnectionSync for ChannelPush {
             }
             Err(e) => return Err(JobError::Retry(format!("cannot reach the channel: {e}"))),
         };
+        if !self.coalesce.is_zero() {
+            tokio::select! {
+                () = tokio::time::sleep(self.coalesce) => {}
+                () = cx.shutdown.cancelled() => return Err(JobError::Interrupted),
+            }
+        }
         let store = &cx.store;
         let retry = |e: shelfsync_store::StoreError| JobError::Retry(e.to_string());
         let rules = store
@@ -192,12 +207,9 @@ impl ConnectionSync for ChannelPush {
                             next_retry_at: None,
                         }));
                     }
-                    Decision::Unchanged { hashes, .. } => results.extend(
-                        prepared
-                            .listings
-                            .iter()
-                            .map(|l| already_held(l, &hashes)),
-                    ),
+                    Decision::Unchanged { hashes, .. } => {
+                        results.extend(prepared.listings.iter().map(|l| already_held(l, &hashes)))
+                    }
                     Decision::Stock { hashes, levels, .. } => {
                         for (listing, level) in prepared.listings.iter().zip(levels) {
                             stock.push(StockUpdate {
@@ -244,13 +256,20 @@ impl ConnectionSync for ChannelPush {
                         for (entry, outcome) in chunk.iter().zip(outcomes.iter()) {
                             results.extend(self.listing_results(entry, outcome));
                         }
-                        let entry = Call::new("upsert_products", duration_ms, calls, pushes.len(), failed);
+                        let entry =
+                            Call::new("upsert_products", duration_ms, calls, pushes.len(), failed);
                         log(cx, tenant, connection, entry, None).await;
                         continue;
                     }
                     Err(error) => error,
                 };
-                let entry = Call::new("upsert_products", duration_ms, calls, pushes.len(), pushes.len());
+                let entry = Call::new(
+                    "upsert_products",
+                    duration_ms,
+                    calls,
+                    pushes.len(),
+                    pushes.len(),
+                );
                 log(cx, tenant, connection, entry, Some(&error)).await;
                 // Keep what was decided so far, then let the queue retry.
                 store
@@ -275,13 +294,20 @@ impl ConnectionSync for ChannelPush {
                                 Err(item) => self.failed(update.listing, item),
                             });
                         }
-                        let entry = Call::new("set_inventory", duration_ms, calls, levels.len(), failed);
+                        let entry =
+                            Call::new("set_inventory", duration_ms, calls, levels.len(), failed);
                         log(cx, tenant, connection, entry, None).await;
                         continue;
                     }
                     Err(error) => error,
                 };
-                let entry = Call::new("set_inventory", duration_ms, calls, levels.len(), levels.len());
+                let entry = Call::new(
+                    "set_inventory",
+                    duration_ms,
+                    calls,
+                    levels.len(),
+                    levels.len(),
+                );
                 log(cx, tenant, connection, entry, Some(&error)).await;
                 store
                     .record_listing_results(tenant, &results)

@@ -35,8 +35,8 @@ use shelfsync_store::{
 
 use crate::connections::{ChannelHub, HubError};
 use crate::push::product_push;
-use shelfsync_core::rules::apply_rules;
 use crate::worker::{JobContext, JobError, JobHandler};
+use shelfsync_core::rules::apply_rules;
 
 /// Pages read from a channel in one run at most: a guard against a cursor
 /// that never ends, far above any real catalog.

@@ -19,9 +19,7 @@ use shelfsync_runtime::push::ChannelPush;
 use shelfsync_runtime::reconcile::Reconciler;
 use shelfsync_runtime::{Backoff, Runtime, RuntimeConfig, RuntimeHandle, Wakeups, WorkerKind};
 use shelfsync_sim::Simulator;
-use shelfsync_store::{
-    ConflictField, ConflictPolicy, NewConnection, NewJob, Store, WriteContext,
-};
+use shelfsync_store::{ConflictField, ConflictPolicy, NewConnection, NewJob, Store, WriteContext};
 use shelfsync_testkit::TestDatabase;
 
 macro_rules! backend_tests {
@@ -190,7 +188,11 @@ async fn world(db: &TestDatabase) -> World {
 
 /// Product `i`: one variant, or three sizes for every fourth product.
 fn product(i: usize) -> NewProduct {
-    let sizes: &[&str] = if i % 4 == 0 { &["S", "M", "L"] } else { &["OS"] };
+    let sizes: &[&str] = if i % 4 == 0 {
+        &["S", "M", "L"]
+    } else {
+        &["OS"]
+    };
     let variants: Vec<Value> = sizes
         .iter()
         .enumerate()
@@ -322,7 +324,12 @@ async fn a_catalog_reaches_three_channels_in_the_calls_the_dry_run_predicted(db:
             .unwrap();
         assert_eq!(requests(&w, chan), before, "a dry run made no call");
         assert_eq!(report.summary.create, PRODUCTS, "{:?}", chan.platform);
-        assert_eq!(report.summary.invalid, 0, "{:?}", report.items.iter().find(|i| !i.errors.is_empty()));
+        assert_eq!(
+            report.summary.invalid,
+            0,
+            "{:?}",
+            report.items.iter().find(|i| !i.errors.is_empty())
+        );
         println!(
             "{}: dry run predicts {} calls ({:?}), {:.1} s of quota",
             chan.platform.as_str(),
@@ -349,26 +356,34 @@ async fn a_catalog_reaches_three_channels_in_the_calls_the_dry_run_predicted(db:
         );
     }
 
-    // Fifty rapid stock edits of one SKU: each channel ends at the last
-    // value after at most two pushes (the first edit, then the rest coalesced).
+    // Fifty rapid stock edits of one SKU (sales landing at once): each
+    // channel ends at the last value after at most two pushes.
     let sku_variant = &products[3].variants[0];
     let ctx = WriteContext::new(w.tenant, "test");
     let logs_before = push_counts(store, &w).await;
-    for n in 1..=50 {
-        let change = serde_json::from_value(json!({ "set": 100 + n })).unwrap();
-        store
-            .change_inventory(&ctx, sku_variant.id, &change)
-            .await
-            .unwrap();
-        w.wakeups.wake(shelfsync_runtime::OUTBOX_QUEUE).await;
+    let edits = (0..50).map(|_| {
+        let change = serde_json::from_value(json!({ "adjust": 1 })).unwrap();
+        let (store, ctx) = (store.clone(), ctx.clone());
+        async move { store.change_inventory(&ctx, sku_variant.id, &change).await }
+    });
+    let burst = Instant::now();
+    for result in futures::future::join_all(edits).await {
+        result.unwrap();
     }
+    println!("50 edits committed in {:?}", burst.elapsed());
+    w.wakeups.wake(shelfsync_runtime::OUTBOX_QUEUE).await;
+    let last = sku_variant.inventory_quantity + 50;
     let deadline = Instant::now() + Duration::from_secs(30);
     for chan in &w.channels {
         loop {
-            if quantity_of(&held(&w, chan).await, &sku_variant.sku) == Some(150) {
+            if quantity_of(&held(&w, chan).await, &sku_variant.sku) == Some(last) {
                 break;
             }
-            assert!(Instant::now() < deadline, "{} never got 150", chan.platform.as_str());
+            assert!(
+                Instant::now() < deadline,
+                "{} never got {last}",
+                chan.platform.as_str()
+            );
             tokio::time::sleep(Duration::from_millis(50)).await;
         }
     }
@@ -393,7 +408,13 @@ async fn a_catalog_reaches_three_channels_in_the_calls_the_dry_run_predicted(db:
         .iter()
         .find(|l| l.variants.iter().any(|v| v.sku == edited.variants[0].sku))
         .unwrap();
-    edit_on_channel(&w, woo, &item.external_id, json!({ "title": "Edited on the shop" })).await;
+    edit_on_channel(
+        &w,
+        woo,
+        &item.external_id,
+        json!({ "title": "Edited on the shop" }),
+    )
+    .await;
     reconcile(store, &w, woo).await;
     eventually(&w, woo, "the title repaired", |listings| {
         listings
@@ -425,12 +446,16 @@ async fn a_catalog_reaches_three_channels_in_the_calls_the_dry_run_predicted(db:
     reconcile(store, &w, shopify).await;
     for chan in &w.channels[1..] {
         let sku = sku.clone();
-        eventually(&w, chan, "the channel's price everywhere", move |listings| {
-            listings
-                .iter()
-                .flat_map(|l| l.variants.iter())
-                .any(|v| v.sku == sku && v.price == "77".parse::<rust_decimal::Decimal>().unwrap())
-        })
+        eventually(
+            &w,
+            chan,
+            "the channel's price everywhere",
+            move |listings| {
+                listings.iter().flat_map(|l| l.variants.iter()).any(|v| {
+                    v.sku == sku && v.price == "77".parse::<rust_decimal::Decimal>().unwrap()
+                })
+            },
+        )
         .await;
     }
     let master = store

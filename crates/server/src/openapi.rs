@@ -29,7 +29,7 @@ use crate::routes::{
         variants::fetch, variants::update, variants::change_inventory, variants::history,
         api_keys::list, api_keys::create, api_keys::revoke,
         audit::list,
-        connections::list, connections::create, connections::show, connections::disconnect,
+        connections::list, connections::create, connections::show, connections::update, connections::disconnect,
         connections::install, connections::callback, connections::usage, connections::reconcile,
         listings::list, listings::create, listings::fetch, listings::update,
         alerts::list,

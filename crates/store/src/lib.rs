@@ -545,6 +545,17 @@ impl Store {
         dispatch!(self.get_connection(tenant, id))
     }
 
+    /// Rename a connection or replace its settings.
+    pub async fn update_connection(
+        &self,
+        tenant: TenantId,
+        id: ConnectionId,
+        name: Option<&str>,
+        settings: Option<&serde_json::Value>,
+    ) -> StoreResult<ConnectionRecord> {
+        dispatch!(self.update_connection(tenant, id, name, settings, Utc::now()))
+    }
+
     pub async fn list_connections(&self, tenant: TenantId) -> StoreResult<Vec<ConnectionRecord>> {
         dispatch!(self.list_connections(tenant))
     }

@@ -427,7 +427,8 @@ impl ShopifyChannel {
         if unknown > 0 {
             let per = self.page_size(2.0, 0.0).min(SKUS_PER_LOOKUP).max(1);
             let calls = unknown.div_ceil(per) as u32;
-            let units = graphql::whole_points(graphql::connection_cost(per, 2.0)) * f64::from(calls);
+            let units =
+                graphql::whole_points(graphql::connection_cost(per, 2.0)) * f64::from(calls);
             plan.add("productVariants", calls, units);
         }
         if self.location_lookup_pending() {

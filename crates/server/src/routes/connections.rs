@@ -22,7 +22,7 @@ use sha2::{Digest, Sha256};
 use shelfsync_channels::oauth::{self, Pkce};
 use shelfsync_channels::{ConnectionSecrets, Credentials, OAuthTokens};
 use shelfsync_core::vault::ExposeSecret;
-use shelfsync_core::{ConnectionId, Platform};
+use shelfsync_core::{ConnectionId, Platform, ValidationErrors};
 use shelfsync_runtime::connections::{ChannelHub, HubError};
 use shelfsync_store::{ConnectionRecord, NewConnection, NewJob, OAuthState, UsageRecord};
 
@@ -38,7 +38,10 @@ const INSTALL_TTL: chrono::Duration = chrono::Duration::minutes(10);
 pub fn router() -> Router<AppState> {
     Router::new()
         .route("/v1/connections", get(list).post(create))
-        .route("/v1/connections/{key}", get(show).delete(disconnect))
+        .route(
+            "/v1/connections/{key}",
+            get(show).patch(update).delete(disconnect),
+        )
         .route("/v1/connections/{key}/install", get(install))
         .route("/v1/connections/{key}/usage", get(usage))
         .route(
@@ -274,6 +277,63 @@ pub async fn show(
         .get_connection(principal.tenant, id)
         .await?
         .ok_or_else(|| ApiError::NotFound(format!("no connection {id}")))?;
+    Ok(ApiJson(record.into()))
+}
+
+/// What can change on a connection without reconnecting it.
+#[derive(Debug, Deserialize, utoipa::ToSchema)]
+#[serde(deny_unknown_fields)]
+pub struct ConnectionPatch {
+    pub name: Option<String>,
+    /// Replaces the platform settings (location, marketplace, policies, a
+    /// plan's `quota`); the adapter picks them up on its next call.
+    pub settings: Option<serde_json::Value>,
+}
+
+#[utoipa::path(patch, path = "/v1/connections/{id}", tag = "connections", params(("id" = ConnectionId, Path)),
+    request_body = ConnectionPatch,
+    responses((status = 200, body = ConnectionView), (status = 404, body = Problem), (status = 422, body = Problem)),
+    security(("bearer" = [])))]
+pub async fn update(
+    State(state): State<AppState>,
+    principal: Principal,
+    Path(key): Path<String>,
+    ApiJson(patch): ApiJson<ConnectionPatch>,
+) -> ApiResult<ApiJson<ConnectionView>> {
+    let id = parse_id(&key)?;
+    let mut errors = ValidationErrors::default();
+    if let Some(name) = &patch.name
+        && (name.trim().is_empty() || name.chars().count() > 200)
+    {
+        errors.push("name", "must be 1 to 200 characters");
+    }
+    if let Some(settings) = &patch.settings {
+        if !settings.is_object() {
+            errors.push("settings", "must be a JSON object");
+        } else if let Some(quota) = settings.get("quota")
+            && serde_json::from_value::<shelfsync_core::quota::QuotaModel>(quota.clone()).is_err()
+        {
+            errors.push("settings.quota", "is not a quota model");
+        }
+    }
+    if !errors.is_empty() {
+        return Err(ApiError::Validation(errors));
+    }
+    let record = state
+        .store
+        .update_connection(
+            principal.tenant,
+            id,
+            patch.name.as_deref().map(str::trim),
+            patch.settings.as_ref(),
+        )
+        .await
+        .map_err(|e| match e {
+            shelfsync_store::StoreError::NotFound => {
+                ApiError::NotFound(format!("no connection {id}"))
+            }
+            other => other.into(),
+        })?;
     Ok(ApiJson(record.into()))
 }
 

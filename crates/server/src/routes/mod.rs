@@ -8,6 +8,6 @@ pub mod connections;
 pub mod health;
 pub mod listings;
 pub mod products;
-pub mod sync;
 pub mod rules;
+pub mod sync;
 pub mod variants;

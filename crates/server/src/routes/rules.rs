@@ -13,14 +13,15 @@ use serde::{Deserialize, Serialize};
 use shelfsync_core::catalog::{Product, ProductStatus};
 use shelfsync_core::rules::{AppliedRule, Rule, RuleInput, apply_rules};
 use shelfsync_core::{
-    ConnectionId, Platform, Price, ProductId, RuleId, ValidationErrors, VariantId,
+    ConnectionId, Platform, Price, ProductId, RuleId, TenantId, ValidationErrors, VariantId,
 };
-use shelfsync_store::{RuleRecord, StoreError};
+use shelfsync_store::{RuleRecord, SYNC_QUEUE, StoreError};
 
 use crate::AppState;
 use crate::auth::Principal;
 use crate::error::{ApiError, ApiResult, Problem};
 use crate::extract::{ApiJson, IdPath};
+use crate::routes::sync::SYNC_MAX_ATTEMPTS;
 
 /// Most unsaved rules one preview may try.
 pub const MAX_PREVIEW_RULES: usize = 100;
@@ -80,6 +81,7 @@ pub async fn create(
         .store
         .create_rule(&principal.write_context(), &input)
         .await?;
+    resync(&state, principal.tenant, &[&record.rule]).await?;
     Ok((StatusCode::CREATED, ApiJson(record)))
 }
 
@@ -110,11 +112,17 @@ pub async fn replace(
 ) -> ApiResult<ApiJson<RuleRecord>> {
     let input: RuleInput = typed(body)?;
     input.validate().map_err(ApiError::Validation)?;
+    let before = state
+        .store
+        .get_rule(principal.tenant, id)
+        .await
+        .map_err(not_found(id))?;
     let record = state
         .store
         .update_rule(&principal.write_context(), id, &input)
         .await
         .map_err(not_found(id))?;
+    resync(&state, principal.tenant, &[&before.rule, &record.rule]).await?;
     Ok(ApiJson(record))
 }
 
@@ -126,12 +134,44 @@ pub async fn remove(
     principal: Principal,
     IdPath(id): IdPath<RuleId>,
 ) -> ApiResult<StatusCode> {
+    let before = state
+        .store
+        .get_rule(principal.tenant, id)
+        .await
+        .map_err(not_found(id))?;
     state
         .store
         .delete_rule(&principal.write_context(), id)
         .await
         .map_err(not_found(id))?;
+    resync(&state, principal.tenant, &[&before.rule]).await?;
     Ok(StatusCode::NO_CONTENT)
+}
+
+/// A rule change changes what the channels in its scope should hold: their
+/// listings are marked for a sync (content that comes out the same is then
+/// skipped by its hash, so only what the rule really changed is sent).
+async fn resync(state: &AppState, tenant: TenantId, rules: &[&Rule]) -> ApiResult<()> {
+    let mut woken = false;
+    for connection in state.store.list_connections(tenant).await? {
+        let Ok(platform) = connection.platform.parse::<Platform>() else {
+            continue;
+        };
+        if connection.status != "active"
+            || !rules.iter().any(|r| r.applies_to(connection.id, platform))
+        {
+            continue;
+        }
+        let marked = state
+            .store
+            .request_sync(tenant, connection.id, None, SYNC_MAX_ATTEMPTS)
+            .await?;
+        woken |= marked > 0;
+    }
+    if woken {
+        state.wakeups.wake(SYNC_QUEUE).await;
+    }
+    Ok(())
 }
 
 /// What to dry-run: a product as one connection would receive it.

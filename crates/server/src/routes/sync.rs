@@ -3,8 +3,8 @@
 //! `/v1/sync-logs`, what runs and dry runs did.
 
 use axum::Router;
-use axum::extract::State;
 use axum::body::Bytes;
+use axum::extract::State;
 use axum::http::StatusCode;
 use axum::routing::{get, post};
 use serde::{Deserialize, Serialize};
@@ -22,7 +22,7 @@ use crate::routes::connections::{hub, hub_error};
 /// Products one request may name.
 const MAX_PRODUCTS: usize = 1000;
 /// Attempts a sync job gets before it is dead-lettered.
-const SYNC_MAX_ATTEMPTS: i32 = 10;
+pub(crate) const SYNC_MAX_ATTEMPTS: i32 = 10;
 
 pub fn router() -> Router<AppState> {
     Router::new()
@@ -174,7 +174,9 @@ fn dry_run_error(error: DryRunError) -> ApiError {
         DryRunError::Hub(e) => hub_error(e),
         DryRunError::Store(e) => e.into(),
         // The message names the failure, never a credential.
-        DryRunError::Channel(e) => ApiError::Unavailable(format!("the channel could not be read: {e}")),
+        DryRunError::Channel(e) => {
+            ApiError::Unavailable(format!("the channel could not be read: {e}"))
+        }
     }
 }
 
@@ -206,7 +208,9 @@ pub async fn logs(
 ) -> ApiResult<ApiJson<SyncLogPage>> {
     let limit = params.limit.unwrap_or(50);
     if !(1..=250).contains(&limit) {
-        return Err(ApiError::BadRequest("limit must be between 1 and 250".into()));
+        return Err(ApiError::BadRequest(
+            "limit must be between 1 and 250".into(),
+        ));
     }
     let items = state
         .store

@@ -14,3 +14,4 @@ mod isolation;
 mod listings;
 mod rate_limit;
 mod rules;
+mod sync;

@@ -402,3 +402,34 @@ pub(crate) async fn list_alerts(
         })
         .collect()
 }
+
+/// Renames a connection or replaces its settings (location, marketplace,
+/// a plan's quota). Returns the row as stored after the change.
+pub(crate) async fn update_connection(
+    pool: &Pool,
+    tenant: TenantId,
+    id: ConnectionId,
+    name: Option<&str>,
+    settings: Option<&serde_json::Value>,
+    now: DateTime<Utc>,
+) -> StoreResult<ConnectionRecord> {
+    let mut tx = pool.begin_with(BEGIN_WRITE).await?;
+    let done = sqlx::query(
+        "UPDATE platform_connections SET name = COALESCE($1, name), \
+         settings = COALESCE($2, settings), updated_at = $3 WHERE id = $4 AND tenant_id = $5",
+    )
+    .bind(name)
+    .bind(settings.map(Json))
+    .bind(now)
+    .bind(id.as_uuid())
+    .bind(tenant.as_uuid())
+    .execute(&mut *tx)
+    .await?;
+    if done.rows_affected() == 0 {
+        return Err(StoreError::NotFound);
+    }
+    tx.commit().await?;
+    get_connection(pool, tenant, id)
+        .await?
+        .ok_or(StoreError::NotFound)
+}
