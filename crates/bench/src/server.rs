@@ -1,6 +1,6 @@
 //! Runs the real `shelfsync serve` as a child process for a benchmark.
 
-use std::path::PathBuf;
+use std::path::{Path, PathBuf};
 use std::process::Stdio;
 use std::time::{Duration, Instant};
 
@@ -29,19 +29,14 @@ pub struct Launch {
 }
 
 impl Launch {
-    pub fn new(
-        bin: &PathBuf,
-        database_url: Option<&str>,
-        redis_url: Option<&str>,
-        port: u16,
-    ) -> Self {
+    pub fn new(bin: &Path, database_url: Option<&str>, redis_url: Option<&str>, port: u16) -> Self {
         let data_dir = std::env::temp_dir().join(format!(
             "shelfsync-bench-{}-{}",
             std::process::id(),
             rand::random::<u32>()
         ));
         Launch {
-            bin: bin.clone(),
+            bin: bin.to_path_buf(),
             command: "serve",
             database_url: database_url.map(str::to_owned),
             redis_url: redis_url.map(str::to_owned),
@@ -55,7 +50,7 @@ impl Launch {
 
 impl Server {
     pub async fn start(
-        bin: &PathBuf,
+        bin: &Path,
         database_url: Option<&str>,
         redis_url: Option<&str>,
         port: u16,

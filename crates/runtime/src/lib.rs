@@ -26,7 +26,7 @@ use std::time::Duration;
 
 use shelfsync_store::{
     JobSchedule, RECONCILE_ALL_JOB, RECONCILE_CONNECTION_JOB, SYNC_CONNECTION_JOB, SYNC_QUEUE,
-    Store, WorkerBeat,
+    SYNC_RETRIES_JOB, Store, WorkerBeat,
 };
 use tokio::task::JoinSet;
 use tokio_util::sync::CancellationToken;
@@ -34,7 +34,7 @@ use tokio_util::sync::CancellationToken;
 pub use crate::cleanup::{CLEANUP_JOB, CLEANUP_QUEUE, Cleanup, Retention};
 pub use crate::reconcile::{ReconcileAllJob, ReconcileConnectionJob, ReconcileReport, Reconciler};
 pub use crate::relay::{OUTBOX_QUEUE, RelaySettings};
-pub use crate::sync::{ConnectionSync, NoChannels, SyncConnectionJob};
+pub use crate::sync::{ConnectionSync, NoChannels, RetryDueJob, SyncConnectionJob};
 pub use crate::wake::Wakeups;
 pub use crate::worker::{JobContext, JobError, JobHandler, QueueSettings, WorkerCounters};
 pub use shelfsync_core::retry::Backoff;
@@ -183,12 +183,26 @@ impl Runtime {
                     rt = rt.queue(
                         SYNC_QUEUE,
                         config.sync_concurrency,
-                        [(
-                            SYNC_CONNECTION_JOB,
-                            Arc::new(SyncConnectionJob { sync: sync.clone() })
-                                as Arc<dyn JobHandler>,
-                        )],
+                        [
+                            (
+                                SYNC_CONNECTION_JOB,
+                                Arc::new(SyncConnectionJob { sync: sync.clone() })
+                                    as Arc<dyn JobHandler>,
+                            ),
+                            (
+                                SYNC_RETRIES_JOB,
+                                Arc::new(RetryDueJob {
+                                    max_attempts: config.max_attempts,
+                                }) as Arc<dyn JobHandler>,
+                            ),
+                        ],
                     );
+                    rt.schedules.push(JobSchedule {
+                        name: "sync-retries".into(),
+                        queue: SYNC_QUEUE.into(),
+                        kind: SYNC_RETRIES_JOB.into(),
+                        every_seconds: 30,
+                    });
                     if let Some(reconciler) = &reconciler {
                         let (_, handlers) = rt.queues.last_mut().expect("the sync queue");
                         handlers.insert(

@@ -9,7 +9,7 @@ use std::sync::Arc;
 
 use async_trait::async_trait;
 use shelfsync_core::{ConnectionId, TenantId};
-use shelfsync_store::JobRecord;
+use shelfsync_store::{JobRecord, NewJob};
 
 use crate::worker::{JobContext, JobError, JobHandler};
 
@@ -64,5 +64,39 @@ impl JobHandler for SyncConnectionJob {
                 ))
             })?;
         self.sync.sync(tenant, connection, cx).await
+    }
+}
+
+/// The handler for the repeatable `sync.retries` job: a listing the channel
+/// refused for a passing reason waits for its retry time, by which the run
+/// that failed it has long ended; this wakes its connection then.
+pub struct RetryDueJob {
+    pub max_attempts: i32,
+}
+
+#[async_trait]
+impl JobHandler for RetryDueJob {
+    async fn run(&self, _job: &JobRecord, cx: &JobContext) -> Result<(), JobError> {
+        let due = cx
+            .store
+            .connections_with_due_retries()
+            .await
+            .map_err(|e| JobError::Retry(e.to_string()))?;
+        let jobs: Vec<NewJob> = due
+            .iter()
+            .map(|(tenant, connection)| {
+                NewJob::sync_connection(*tenant, *connection, self.max_attempts)
+            })
+            .collect();
+        for chunk in jobs.chunks(500) {
+            cx.store
+                .enqueue_jobs(chunk)
+                .await
+                .map_err(|e| JobError::Retry(e.to_string()))?;
+        }
+        if !jobs.is_empty() {
+            cx.wakeups.wake(shelfsync_store::SYNC_QUEUE).await;
+        }
+        Ok(())
     }
 }

@@ -188,7 +188,7 @@ async fn world(db: &TestDatabase) -> World {
 
 /// Product `i`: one variant, or three sizes for every fourth product.
 fn product(i: usize) -> NewProduct {
-    let sizes: &[&str] = if i % 4 == 0 {
+    let sizes: &[&str] = if i.is_multiple_of(4) {
         &["S", "M", "L"]
     } else {
         &["OS"]

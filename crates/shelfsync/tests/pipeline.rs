@@ -265,6 +265,14 @@ async fn ten_thousand_events_survive_a_killed_worker() {
     .await;
     assert_eq!(stale, 2, "the killed worker is still listed, never stopped");
 
+    let unsynced: Vec<(String, Option<String>, i64)> = sqlx::query_as(
+        "SELECT status, last_error, COUNT(*) FROM platform_listings WHERE status <> 'synced' GROUP BY 1, 2",
+    )
+    .fetch_all(&pool)
+    .await
+    .unwrap();
+    assert!(unsynced.is_empty(), "listings left unsynced: {unsynced:?}");
+
     // The channel ends where the catalog is: 900 sales over 100 listed
     // variants leave each at 91, whichever worker pushed them.
     let held: Value = reqwest::get(format!("{}/_sim/woocommerce/store1/listings", sim.url()))

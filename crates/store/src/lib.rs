@@ -652,6 +652,11 @@ impl Store {
         dispatch!(self.pending_listings(tenant, connection, limit, Utc::now()))
     }
 
+    /// Connections with failed listings due for a retry now.
+    pub async fn connections_with_due_retries(&self) -> StoreResult<Vec<(TenantId, ConnectionId)>> {
+        dispatch!(self.connections_with_due_retries(Utc::now()))
+    }
+
     /// Write what pushes did; rows marked pending again meanwhile are left pending.
     pub async fn record_listing_results(
         &self,

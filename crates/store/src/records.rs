@@ -168,6 +168,8 @@ pub struct NewJob {
 /// The queue sync jobs live on, and the kind of job that syncs one connection.
 pub const SYNC_QUEUE: &str = "sync";
 pub const SYNC_CONNECTION_JOB: &str = "sync.connection";
+/// The repeatable job that wakes connections whose failed listings are due for a retry.
+pub const SYNC_RETRIES_JOB: &str = "sync.retries";
 
 impl NewJob {
     pub fn new(queue: impl Into<String>, kind: impl Into<String>, max_attempts: i32) -> Self {

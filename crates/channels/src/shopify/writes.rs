@@ -425,8 +425,8 @@ impl ShopifyChannel {
         }
         let unknown = levels.iter().filter(|l| l.inventory_ref.is_none()).count();
         if unknown > 0 {
-            let per = self.page_size(2.0, 0.0).min(SKUS_PER_LOOKUP).max(1);
-            let calls = unknown.div_ceil(per) as u32;
+            let per = self.page_size(2.0, 0.0).min(SKUS_PER_LOOKUP);
+            let calls = unknown.div_ceil(per.max(1)) as u32;
             let units =
                 graphql::whole_points(graphql::connection_cost(per, 2.0)) * f64::from(calls);
             plan.add("productVariants", calls, units);

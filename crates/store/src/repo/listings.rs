@@ -73,7 +73,7 @@ pub(crate) async fn record_listing_results(
                 hash,
                 catalog_hash,
             } => {
-                sqlx::query(
+                let done = sqlx::query(
                     "UPDATE platform_listings SET status = 'synced', excluded_by = NULL, external_product_id = $1, \
                      external_variant_id = $2, last_pushed_hash = $3, desired_hash = $3, catalog_hash = $9, last_error = NULL, \
                      attempts = 0, next_retry_at = NULL, last_synced_at = $4, updated_at = $4, metadata = $5 \
@@ -89,7 +89,24 @@ pub(crate) async fn record_listing_results(
                 .bind(result.read_at)
                 .bind(catalog_hash)
                 .execute(&mut *tx)
-                .await?
+                .await?;
+                if done.rows_affected() == 0 {
+                    // Marked pending again during the call: the follow-up push
+                    // must still know where the channel put the item, or it
+                    // would create it a second time.
+                    sqlx::query(
+                        "UPDATE platform_listings SET external_product_id = $1, external_variant_id = $2, \
+                         metadata = $3 WHERE id = $4 AND tenant_id = $5",
+                    )
+                    .bind(external_product_id)
+                    .bind(external_variant_id)
+                    .bind(Json(serde_json::json!({ "inventory_ref": inventory_ref })))
+                    .bind(result.id.as_uuid())
+                    .bind(tenant.as_uuid())
+                    .execute(&mut *tx)
+                    .await?;
+                }
+                done
             }
             ListingOutcome::Failed {
                 error,
@@ -164,4 +181,27 @@ pub(crate) async fn insert_sync_log(
     .execute(pool)
     .await?;
     Ok(())
+}
+
+/// Connections with a failed listing whose retry time has come: the sync
+/// job that failed it has ended, so something must wake them.
+pub(crate) async fn connections_with_due_retries(
+    pool: &Pool,
+    now: DateTime<Utc>,
+) -> StoreResult<Vec<(TenantId, ConnectionId)>> {
+    let rows = sqlx::query(
+        "SELECT DISTINCT tenant_id, connection_id FROM platform_listings \
+         WHERE status = 'failed' AND next_retry_at IS NOT NULL AND next_retry_at <= $1",
+    )
+    .bind(now)
+    .fetch_all(pool)
+    .await?;
+    rows.iter()
+        .map(|row| {
+            Ok((
+                TenantId::from_uuid(row.try_get("tenant_id")?),
+                ConnectionId::from_uuid(row.try_get("connection_id")?),
+            ))
+        })
+        .collect()
 }
