@@ -115,11 +115,15 @@ pub async fn dry_run(
         .await?;
     let catalog = load_products(store, tenant, &listings).await?;
 
-    let (held, read_calls) = if compare_channel {
+    let usage = &hub.deps().usage;
+    let calls_before = usage.calls_so_far(connection);
+    let held = if compare_channel {
         read_channel(channel.as_ref()).await?
     } else {
-        (HashMap::new(), 0)
+        HashMap::new()
     };
+    // Requests, not pages: some platforms need follow-up calls per page.
+    let read_calls = (usage.calls_so_far(connection) - calls_before) as u32;
 
     // The run takes its listings in rounds and sends each round's products
     // in the channel's batches; plan in the same rounds so the count matches.
@@ -199,22 +203,20 @@ async fn load_products(
     Ok(products)
 }
 
-/// Everything the channel holds, by its product id, and the calls it took.
+/// Everything the channel holds, by its product id.
 async fn read_channel(
     channel: &dyn Channel,
-) -> Result<(HashMap<String, ChannelListing>, u32), DryRunError> {
+) -> Result<HashMap<String, ChannelListing>, DryRunError> {
     let mut held = HashMap::new();
     let mut cursor: Option<String> = None;
-    let mut calls = 0;
     loop {
         let page = channel.read_listings(cursor.as_deref()).await?;
-        calls += 1;
         for listing in page.listings {
             held.insert(listing.external_id.clone(), listing);
         }
         match page.next_cursor {
             Some(next) => cursor = Some(next),
-            None => return Ok((held, calls)),
+            None => return Ok(held),
         }
     }
 }
@@ -358,4 +360,41 @@ fn rounds(listings: &[shelfsync_store::PendingListing]) -> Vec<&[shelfsync_store
         rounds.push(&listings[start..]);
     }
     rounds
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use shelfsync_store::PendingListing;
+
+    fn listing(product: ProductId) -> PendingListing {
+        PendingListing {
+            id: ListingId::new(),
+            product,
+            variant: None,
+            external_product_id: None,
+            external_variant_id: None,
+            inventory_ref: None,
+            last_pushed_hash: None,
+            catalog_hash: None,
+            attempts: 0,
+            updated_at: chrono::Utc::now(),
+        }
+    }
+
+    #[test]
+    fn rounds_hold_whole_products_and_match_the_run() {
+        // ROUND + 1 products, the first with three listings.
+        let mut listings = Vec::new();
+        for n in 0..=ROUND {
+            let product = ProductId::new();
+            let copies = if n == 0 { 3 } else { 1 };
+            listings.extend((0..copies).map(|_| listing(product)));
+        }
+        let cut = rounds(&listings);
+        assert_eq!(cut.len(), 2);
+        assert_eq!(cut[0].len(), ROUND as usize + 2);
+        assert_eq!(cut[1].len(), 1);
+        assert!(rounds(&[]).is_empty());
+    }
 }
