@@ -499,13 +499,17 @@ pub async fn inventory(opts: InventoryOptions) -> anyhow::Result<()> {
     // The quota's own minimum: the points spent, less the full bucket the
     // run starts with, at the restore rate.
     let minimum = ((cost - 2_000.0) / 100.0).max(0.0);
+    let ratio = if minimum > 0.0 {
+        format!("{:.2}x", took / minimum)
+    } else {
+        "the bucket alone holds it".to_owned()
+    };
     println!(
         "inventory sync of {} SKUs: {took:.1} s from the first call to the last listing settled \
          ({total:.1} s from the worker's start, {relay_wait:.1} s of it before the first call); \
-         quota minimum {minimum:.1} s ({:.2}x); \
+         quota minimum {minimum:.1} s ({ratio}); \
          {calls} calls ({:.4} per SKU, {:.0}x fewer than one call per SKU), {cost:.0} points, {throttled} throttled; {:?}",
         seeded.len(),
-        took / minimum.max(f64::EPSILON),
         calls as f64 / seeded.len() as f64,
         seeded.len() as f64 / calls.max(1) as f64,
         after

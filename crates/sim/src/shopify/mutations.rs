@@ -7,6 +7,8 @@
 //!   (InventorySetQuantityInput.changeFromQuantity, InventorySetQuantitiesUserErrorCode,
 //!   `@idempotent`: https://shopify.dev/docs/api/usage/idempotent-requests)
 
+use std::collections::HashMap;
+
 use chrono::{DateTime, Utc};
 use rust_decimal::Decimal;
 use serde_json::{Value, json};
@@ -49,10 +51,7 @@ impl Shop {
                 }
             }
         } else if let Some(handle) = identifier.get("handle").and_then(Value::as_str) {
-            self.products
-                .values()
-                .find(|p| p.handle == handle)
-                .map(|p| p.id)
+            self.handles.get(handle).copied()
         } else {
             None
         };
@@ -61,9 +60,9 @@ impl Shop {
             .filter(|h| !h.is_empty());
         if let Some(h) = &handle
             && self
-                .products
-                .values()
-                .any(|p| &p.handle == h && Some(p.id) != existing)
+                .handles
+                .get(h)
+                .is_some_and(|owner| Some(*owner) != existing)
         {
             let e = user_error(
                 &["input", "handle"],
@@ -349,6 +348,12 @@ impl Shop {
         }
         product.updated_at = now;
         let answer = self.product_json(&product);
+        if let Some(old) = self.products.get(&product.id)
+            && old.handle != product.handle
+        {
+            self.handles.remove(&old.handle);
+        }
+        self.handles.insert(product.handle.clone(), product.id);
         self.products.insert(product.id, product);
         Ok(payload(answer, Vec::new()))
     }
@@ -504,19 +509,23 @@ impl Shop {
             .and_then(Value::as_array)
             .cloned()
             .unwrap_or_default();
+        // Where each inventory item is, looked up once per call.
+        let items: HashMap<u64, (u64, usize)> = self
+            .products
+            .iter()
+            .flat_map(|(pid, p)| {
+                p.variants
+                    .iter()
+                    .enumerate()
+                    .map(move |(vi, v)| (v.inventory_item_id, (*pid, vi)))
+            })
+            .collect();
         let mut changes = Vec::new();
         let mut seen = std::collections::HashSet::new();
         for (i, q) in quantities.iter().enumerate() {
             let i = i.to_string();
             let item = text(q, "inventoryItemId").and_then(|id| parse_gid("InventoryItem", &id));
-            let found = item.and_then(|item| {
-                self.products.iter().find_map(|(pid, p)| {
-                    p.variants
-                        .iter()
-                        .position(|v| v.inventory_item_id == item)
-                        .map(|vi| (*pid, vi))
-                })
-            });
+            let found = item.and_then(|item| items.get(&item).copied());
             let Some((pid, vi)) = found else {
                 errors.push(user_error(
                     &["input", "quantities", &i, "inventoryItemId"],

@@ -93,6 +93,9 @@ pub struct Shop {
     pub(super) next_id: u64,
     pub location_id: u64,
     pub products: BTreeMap<u64, Product>,
+    /// Product id by handle, so a shop of 100,000 products answers in
+    /// constant time what Shopify answers from its index.
+    pub(super) handles: HashMap<String, u64>,
     pub orders: Vec<Order>,
     /// `@idempotent` keys seen, with the arguments and the answer given.
     pub(super) idempotency: HashMap<String, (Value, Value)>,
@@ -104,6 +107,7 @@ impl Default for Shop {
             next_id: FIRST_ID,
             location_id: 0,
             products: BTreeMap::new(),
+            handles: HashMap::new(),
             orders: Vec::new(),
             idempotency: HashMap::new(),
         };
