@@ -1,5 +1,9 @@
 // The outbox relay's side of the store. Compiled once per backend: see `backend.rs`.
 
+/// Rows one relay statement names at most (well under SQLite's 32,766
+/// bound parameters).
+const RELAY_CHUNK: usize = 500;
+
 /// The product an outbox event is about, if it is about one.
 fn event_product(
     aggregate_type: &str,
@@ -65,32 +69,44 @@ pub(crate) async fn relay_outbox(
     }
 
     let mut connections: Vec<(Uuid, Uuid)> = Vec::new();
+    // Per tenant, a few hundred products per statement, in one order so
+    // concurrent relays take row locks the same way round.
+    let mut by_tenant: std::collections::BTreeMap<Uuid, Vec<Uuid>> = Default::default();
     for (tenant, product) in &products {
-        // A listing waiting on a conflict stays there (nothing is pushed
-        // until someone decides) but owes a push once it is settled.
-        let touched = sqlx::query(
-            "UPDATE platform_listings SET \
-               last_pushed_hash = CASE WHEN status = 'conflict' THEN NULL ELSE last_pushed_hash END, \
-               catalog_hash = CASE WHEN status = 'conflict' THEN NULL ELSE catalog_hash END, \
-               status = CASE WHEN status = 'conflict' THEN 'conflict' ELSE 'pending' END, \
-               next_retry_at = NULL, attempts = 0, updated_at = $3 \
-             WHERE tenant_id = $1 AND product_id = $2 AND (status <> 'excluded' OR excluded_by = 'rule') \
-             RETURNING connection_id, status",
-        )
-        .bind(tenant)
-        .bind(product)
-        .bind(now)
-        .fetch_all(&mut *tx)
-        .await?;
-        for row in touched {
-            let status: String = row.try_get("status")?;
-            if status != "pending" {
-                continue;
+        by_tenant.entry(*tenant).or_default().push(*product);
+    }
+    for (tenant, mut products) in by_tenant {
+        products.sort();
+        for chunk in products.chunks(RELAY_CHUNK) {
+            // A listing waiting on a conflict stays there (nothing is pushed
+            // until someone decides) but owes a push once it is settled.
+            let mut query = QueryBuilder::<DB>::new(
+                "UPDATE platform_listings SET \
+                   last_pushed_hash = CASE WHEN status = 'conflict' THEN NULL ELSE last_pushed_hash END, \
+                   catalog_hash = CASE WHEN status = 'conflict' THEN NULL ELSE catalog_hash END, \
+                   status = CASE WHEN status = 'conflict' THEN 'conflict' ELSE 'pending' END, \
+                   next_retry_at = NULL, attempts = 0, updated_at = ",
+            );
+            query.push_bind(now);
+            query.push(" WHERE tenant_id = ");
+            query.push_bind(tenant);
+            query.push(" AND (status <> 'excluded' OR excluded_by = 'rule') AND product_id IN (");
+            let mut list = query.separated(", ");
+            for product in chunk {
+                list.push_bind(*product);
             }
-            batch.listings += 1;
-            let connection: Uuid = row.try_get("connection_id")?;
-            if !connections.contains(&(*tenant, connection)) {
-                connections.push((*tenant, connection));
+            query.push(") RETURNING connection_id, status");
+            let touched = query.build().fetch_all(&mut *tx).await?;
+            for row in touched {
+                let status: String = row.try_get("status")?;
+                if status != "pending" {
+                    continue;
+                }
+                batch.listings += 1;
+                let connection: Uuid = row.try_get("connection_id")?;
+                if !connections.contains(&(tenant, connection)) {
+                    connections.push((tenant, connection));
+                }
             }
         }
     }
@@ -107,14 +123,18 @@ pub(crate) async fn relay_outbox(
         batch.connections.push(connection);
     }
 
-    for id in &ids {
-        sqlx::query(
-            "UPDATE outbox_events SET processed_at = $2, attempts = attempts + 1 WHERE id = $1",
-        )
-        .bind(id)
-        .bind(now)
-        .execute(&mut *tx)
-        .await?;
+    for chunk in ids.chunks(RELAY_CHUNK) {
+        let mut query = QueryBuilder::<DB>::new(
+            "UPDATE outbox_events SET attempts = attempts + 1, processed_at = ",
+        );
+        query.push_bind(now);
+        query.push(" WHERE id IN (");
+        let mut list = query.separated(", ");
+        for id in chunk {
+            list.push_bind(*id);
+        }
+        query.push(")");
+        query.build().execute(&mut *tx).await?;
     }
     tx.commit().await?;
     batch.events = ids.len();
