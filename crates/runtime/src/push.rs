@@ -159,17 +159,21 @@ impl ConnectionSync for ChannelPush {
             .await
             .map_err(retry)?;
         let limits = channel.batch_limits();
+        let mut after: Option<ProductId> = None;
         for _ in 0..MAX_ROUNDS {
             if cx.shutdown.is_cancelled() {
                 return Err(JobError::Interrupted);
             }
             let due = store
-                .pending_listings(tenant, connection, ROUND)
+                .pending_listings(tenant, connection, after, ROUND)
                 .await
                 .map_err(retry)?;
             if due.is_empty() {
+                // Anything marked again behind `after` meanwhile woke a
+                // follow-up run (the job reruns), which starts at the front.
                 return Ok(());
             }
+            after = due.last().map(|l| l.product);
             let mut ids: Vec<ProductId> = due.iter().map(|l| l.product).collect();
             ids.dedup();
             let products: HashMap<ProductId, Product> = store

@@ -640,16 +640,18 @@ impl Store {
         dispatch!(self.list_alerts(tenant, limit))
     }
 
-    /// A connection's listings due for a push, of at most `limit` products,
+    /// A connection's listings due for a push, of at most `limit` products
+    /// after `after` (in product id order),
     /// grouped by product: a product's due listings always come together, so
     /// one push carries all of them (a split would create it twice).
     pub async fn pending_listings(
         &self,
         tenant: TenantId,
         connection: ConnectionId,
+        after: Option<ProductId>,
         limit: i64,
     ) -> StoreResult<Vec<PendingListing>> {
-        dispatch!(self.pending_listings(tenant, connection, limit, Utc::now()))
+        dispatch!(self.pending_listings(tenant, connection, after, limit, Utc::now()))
     }
 
     /// Connections with failed listings due for a retry now.

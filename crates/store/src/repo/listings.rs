@@ -5,24 +5,35 @@ pub(crate) async fn pending_listings(
     pool: &Pool,
     tenant: TenantId,
     connection: ConnectionId,
+    after: Option<ProductId>,
     limit: i64,
     now: DateTime<Utc>,
 ) -> StoreResult<Vec<PendingListing>> {
-    let rows = sqlx::query(
-        AssertSqlSafe(format!(
-            "SELECT {PENDING_COLUMNS} FROM platform_listings \
-             WHERE tenant_id = $1 AND connection_id = $2 AND {DUE} AND product_id IN ( \
-               SELECT product_id FROM platform_listings WHERE tenant_id = $1 AND connection_id = $2 AND {DUE} \
-               GROUP BY product_id ORDER BY product_id LIMIT $4) \
-             ORDER BY product_id, id"
-        )),
-    )
-    .bind(tenant.as_uuid())
-    .bind(connection.as_uuid())
-    .bind(now)
-    .bind(limit)
-    .fetch_all(pool)
-    .await?;
+    // The products come from walking the (connection, product) index from
+    // `after`, so each round of a long run starts where the last one ended
+    // instead of sorting every due listing again.
+    let after_clause = if after.is_some() {
+        " AND product_id > $5"
+    } else {
+        ""
+    };
+    let query = format!(
+        "SELECT {PENDING_COLUMNS} FROM platform_listings \
+         WHERE tenant_id = $1 AND connection_id = $2 AND {DUE} AND product_id IN ( \
+           SELECT DISTINCT product_id FROM platform_listings \
+           WHERE tenant_id = $1 AND connection_id = $2 AND {DUE}{after_clause} \
+           ORDER BY product_id LIMIT $4) \
+         ORDER BY product_id, id"
+    );
+    let mut query = sqlx::query(AssertSqlSafe(query))
+        .bind(tenant.as_uuid())
+        .bind(connection.as_uuid())
+        .bind(now)
+        .bind(limit);
+    if let Some(after) = after {
+        query = query.bind(after.as_uuid());
+    }
+    let rows = query.fetch_all(pool).await?;
     rows.iter().map(pending_listing_from_row).collect()
 }
 
