@@ -69,7 +69,8 @@ impl JobHandler for SyncConnectionJob {
 
 /// The handler for the repeatable `sync.retries` job: a listing the channel
 /// refused for a passing reason waits for its retry time, by which the run
-/// that failed it has long ended; this wakes its connection then.
+/// that failed it has long ended; this makes it pending and wakes its
+/// connection then.
 pub struct RetryDueJob {
     pub max_attempts: i32,
 }
@@ -79,7 +80,7 @@ impl JobHandler for RetryDueJob {
     async fn run(&self, _job: &JobRecord, cx: &JobContext) -> Result<(), JobError> {
         let due = cx
             .store
-            .connections_with_due_retries()
+            .wake_due_retries()
             .await
             .map_err(|e| JobError::Retry(e.to_string()))?;
         let jobs: Vec<NewJob> = due

@@ -651,12 +651,12 @@ impl Store {
         after: Option<ProductId>,
         limit: i64,
     ) -> StoreResult<Vec<PendingListing>> {
-        dispatch!(self.pending_listings(tenant, connection, after, limit, Utc::now()))
+        dispatch!(self.pending_listings(tenant, connection, after, limit))
     }
 
-    /// Connections with failed listings due for a retry now.
-    pub async fn connections_with_due_retries(&self) -> StoreResult<Vec<(TenantId, ConnectionId)>> {
-        dispatch!(self.connections_with_due_retries(Utc::now()))
+    /// Failed listings due for a retry made pending again; their connections.
+    pub async fn wake_due_retries(&self) -> StoreResult<Vec<(TenantId, ConnectionId)>> {
+        dispatch!(self.wake_due_retries(Utc::now()))
     }
 
     /// Write what pushes did; rows marked pending again meanwhile are left pending.

@@ -434,7 +434,8 @@ pub struct AlertRecord {
     pub resolved_at: Option<DateTime<Utc>>,
 }
 
-/// A listing waiting to be pushed (pending, or failed and due for a retry).
+/// A listing waiting to be pushed (pending; failed ones become pending again
+/// when their retry is due).
 #[derive(Debug, Clone, PartialEq)]
 pub struct PendingListing {
     pub id: ListingId,

@@ -7,3 +7,7 @@ ALTER TABLE platform_listings ADD COLUMN excluded_by TEXT;
 -- changed since, the sync sets stock levels (the platform's cheap bulk call)
 -- instead of sending the whole product again.
 ALTER TABLE platform_listings ADD COLUMN catalog_hash BLOB;
+
+-- A sync run walks its connection's pending listings in product order,
+-- a round at a time: an index range scan per round however large the backlog.
+CREATE INDEX platform_listings_due ON platform_listings (connection_id, status, product_id);

@@ -7,28 +7,26 @@ pub(crate) async fn pending_listings(
     connection: ConnectionId,
     after: Option<ProductId>,
     limit: i64,
-    now: DateTime<Utc>,
 ) -> StoreResult<Vec<PendingListing>> {
-    // The products come from walking the (connection, product) index from
-    // `after`, so each round of a long run starts where the last one ended
-    // instead of sorting every due listing again.
+    // The products come from walking the (connection, status, product)
+    // index from `after`, so each round of a long run is a range scan that
+    // starts where the last one ended.
     let after_clause = if after.is_some() {
-        " AND product_id > $5"
+        " AND product_id > $4"
     } else {
         ""
     };
     let query = format!(
         "SELECT {PENDING_COLUMNS} FROM platform_listings \
-         WHERE tenant_id = $1 AND connection_id = $2 AND {DUE} AND product_id IN ( \
+         WHERE tenant_id = $1 AND connection_id = $2 AND status = 'pending' AND product_id IN ( \
            SELECT DISTINCT product_id FROM platform_listings \
-           WHERE tenant_id = $1 AND connection_id = $2 AND {DUE}{after_clause} \
-           ORDER BY product_id LIMIT $4) \
+           WHERE tenant_id = $1 AND connection_id = $2 AND status = 'pending'{after_clause} \
+           ORDER BY product_id LIMIT $3) \
          ORDER BY product_id, id"
     );
     let mut query = sqlx::query(AssertSqlSafe(query))
         .bind(tenant.as_uuid())
         .bind(connection.as_uuid())
-        .bind(now)
         .bind(limit);
     if let Some(after) = after {
         query = query.bind(after.as_uuid());
@@ -36,9 +34,6 @@ pub(crate) async fn pending_listings(
     let rows = query.fetch_all(pool).await?;
     rows.iter().map(pending_listing_from_row).collect()
 }
-
-/// A listing a sync run should push now: pending, or failed and due for a retry.
-const DUE: &str = "(status = 'pending' OR (status = 'failed' AND next_retry_at IS NOT NULL AND next_retry_at <= $3))";
 
 /// The columns `pending_listing_from_row` reads.
 const PENDING_COLUMNS: &str = "id, product_id, variant_id, external_product_id, external_variant_id, \
@@ -194,25 +189,32 @@ pub(crate) async fn insert_sync_log(
     Ok(())
 }
 
-/// Connections with a failed listing whose retry time has come: the sync
-/// job that failed it has ended, so something must wake them.
-pub(crate) async fn connections_with_due_retries(
+/// Makes failed listings whose retry time has come pending again and
+/// returns their connections, whose sync runs must be woken: the run that
+/// failed them has long ended. Attempts are kept, so back-off keeps growing.
+pub(crate) async fn wake_due_retries(
     pool: &Pool,
     now: DateTime<Utc>,
 ) -> StoreResult<Vec<(TenantId, ConnectionId)>> {
+    let mut tx = pool.begin_with(BEGIN_WRITE).await?;
     let rows = sqlx::query(
-        "SELECT DISTINCT tenant_id, connection_id FROM platform_listings \
-         WHERE status = 'failed' AND next_retry_at IS NOT NULL AND next_retry_at <= $1",
+        "UPDATE platform_listings SET status = 'pending', next_retry_at = NULL, updated_at = $1 \
+         WHERE status = 'failed' AND next_retry_at IS NOT NULL AND next_retry_at <= $1 \
+         RETURNING tenant_id, connection_id",
     )
     .bind(now)
-    .fetch_all(pool)
+    .fetch_all(&mut *tx)
     .await?;
-    rows.iter()
-        .map(|row| {
-            Ok((
-                TenantId::from_uuid(row.try_get("tenant_id")?),
-                ConnectionId::from_uuid(row.try_get("connection_id")?),
-            ))
-        })
-        .collect()
+    let mut woken = Vec::new();
+    for row in &rows {
+        let pair = (
+            TenantId::from_uuid(row.try_get("tenant_id")?),
+            ConnectionId::from_uuid(row.try_get("connection_id")?),
+        );
+        if !woken.contains(&pair) {
+            woken.push(pair);
+        }
+    }
+    tx.commit().await?;
+    Ok(woken)
 }
