@@ -14,7 +14,7 @@ use shelfsync_core::{ConnectionId, Platform};
 use shelfsync_runtime::connections::{ChannelHub, ChannelSettings};
 use shelfsync_runtime::push::ChannelPush;
 use shelfsync_runtime::{Backoff, Runtime, RuntimeConfig, Wakeups, WorkerKind};
-use shelfsync_store::{NewConnection, WriteContext};
+use shelfsync_store::{ListingOutcome, ListingResult, NewConnection, WriteContext};
 use shelfsync_testkit::TestDatabase;
 
 macro_rules! backend_tests {
@@ -42,7 +42,10 @@ macro_rules! backend_tests {
     };
 }
 
-backend_tests!(catalog_changes_reach_the_channel_and_rapid_edits_coalesce);
+backend_tests!(
+    catalog_changes_reach_the_channel_and_rapid_edits_coalesce,
+    failed_listings_are_made_pending_when_their_retry_is_due,
+);
 
 fn config() -> RuntimeConfig {
     RuntimeConfig {
@@ -201,4 +204,79 @@ async fn catalog_changes_reach_the_channel_and_rapid_edits_coalesce(db: TestData
     println!("50 rapid edits reached the channel in {calls} calls");
     assert!(calls <= 16, "{calls} calls for 50 coalescable edits");
     runtime.shutdown().await;
+}
+
+/// A listing the channel refused for a passing reason waits for its retry
+/// time, then the retry job makes it pending and names its connection.
+async fn failed_listings_are_made_pending_when_their_retry_is_due(db: TestDatabase) {
+    let tenant = db.store.create_tenant("Shop", None).await.unwrap();
+    let ctx = WriteContext::new(tenant, "test");
+    let product: NewProduct = serde_json::from_value(json!({
+        "title": "Mug",
+        "variants": [
+            { "sku": "MUG-1", "price": "9.00", "inventory_quantity": 1 },
+            { "sku": "MUG-2", "price": "9.00", "inventory_quantity": 1 }
+        ]
+    }))
+    .unwrap();
+    let product = db.store.create_product(&ctx, &product).await.unwrap();
+    let connection = db
+        .store
+        .insert_connection(tenant, "woocommerce", "Woo")
+        .await
+        .unwrap();
+    for variant in &product.variants {
+        db.store
+            .upsert_listing(tenant, connection, product.id, variant.id)
+            .await
+            .unwrap();
+    }
+    let due = db
+        .store
+        .pending_listings(tenant, connection, None, 10)
+        .await
+        .unwrap();
+    assert_eq!(due.len(), 2);
+    let now = chrono::Utc::now();
+    let results: Vec<ListingResult> = due
+        .iter()
+        .zip([
+            now - chrono::Duration::seconds(1),
+            now + chrono::Duration::hours(1),
+        ])
+        .map(|(listing, retry_at)| ListingResult {
+            id: listing.id,
+            read_at: listing.updated_at,
+            outcome: ListingOutcome::Failed {
+                error: "503: try later".into(),
+                next_retry_at: Some(retry_at),
+            },
+        })
+        .collect();
+    db.store
+        .record_listing_results(tenant, &results)
+        .await
+        .unwrap();
+    assert!(
+        db.store
+            .pending_listings(tenant, connection, None, 10)
+            .await
+            .unwrap()
+            .is_empty()
+    );
+
+    // Only the one whose time has come comes back, with its attempts kept.
+    assert_eq!(
+        db.store.wake_due_retries().await.unwrap(),
+        vec![(tenant, connection)]
+    );
+    let again = db
+        .store
+        .pending_listings(tenant, connection, None, 10)
+        .await
+        .unwrap();
+    assert_eq!(again.len(), 1);
+    assert_eq!(again[0].id, due[0].id);
+    assert_eq!(again[0].attempts, 1);
+    assert!(db.store.wake_due_retries().await.unwrap().is_empty());
 }

@@ -25,6 +25,11 @@ pub(crate) mod sqlite {
     pub(crate) const LEAST: &str = "MIN";
     /// WAL with `synchronous = NORMAL` already commits without waiting for the disk.
     pub(crate) const RELAXED_COMMIT: Option<&str> = None;
+    /// The tenant column in a filter that must not pick the tenant index:
+    /// without statistics SQLite prefers `tenant_id = ?` over a list of
+    /// product ids and walks the tenant's every listing (the unary `+` keeps
+    /// the filter and drops the index).
+    pub(crate) const TENANT_FILTER: &str = "+tenant_id";
 
     pub(crate) fn dec_in(d: Decimal) -> Dec {
         d.normalize().to_string()
@@ -64,6 +69,8 @@ pub(crate) mod postgres {
     /// which leases and idempotent handlers absorb (the job runs again); the
     /// database stays consistent. Never used for enqueues or business writes.
     pub(crate) const RELAXED_COMMIT: Option<&str> = Some("SET LOCAL synchronous_commit = off");
+    /// PostgreSQL plans from statistics; the plain column.
+    pub(crate) const TENANT_FILTER: &str = "tenant_id";
 
     pub(crate) fn dec_in(d: Decimal) -> Dec {
         d

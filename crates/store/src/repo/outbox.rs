@@ -88,7 +88,7 @@ pub(crate) async fn relay_outbox(
                    next_retry_at = NULL, attempts = 0, updated_at = ",
             );
             query.push_bind(now);
-            query.push(" WHERE tenant_id = ");
+            query.push(format!(" WHERE {TENANT_FILTER} = "));
             query.push_bind(tenant);
             query.push(" AND (status <> 'excluded' OR excluded_by = 'rule') AND product_id IN (");
             let mut list = query.separated(", ");
