@@ -464,6 +464,46 @@ async fn a_catalog_reaches_three_channels_in_the_calls_the_dry_run_predicted(db:
         .unwrap()
         .unwrap();
     assert_eq!(master.variants[0].price.to_string(), "77.00");
+    all_synced(store, &w, Duration::from_secs(30)).await;
+    runtime.shutdown().await;
+
+    // Stock alone changed on 300 products: the dry run plans stock-level
+    // calls, and the run makes exactly those.
+    for product in &products[100..400] {
+        let change = serde_json::from_value(json!({ "adjust": 1 })).unwrap();
+        store
+            .change_inventory(&ctx, product.variants[0].id, &change)
+            .await
+            .unwrap();
+    }
+    while store.relay_outbox(1000, 5).await.unwrap().events > 0 {}
+    let mut predicted = Vec::new();
+    for chan in &w.channels {
+        let report = dry_run(&w.hub, w.tenant, chan.id, None, false)
+            .await
+            .unwrap();
+        assert_eq!(report.summary.stock, 300, "{}", chan.platform.as_str());
+        println!(
+            "{}: stock-only dry run predicts {} calls ({:?})",
+            chan.platform.as_str(),
+            report.estimate.api_calls,
+            report.estimate.by_operation
+        );
+        predicted.push((requests(&w, chan), report.estimate.api_calls));
+    }
+    let runtime = start(store, &w).await;
+    all_synced(store, &w, Duration::from_secs(60)).await;
+    for (chan, (before, calls)) in w.channels.iter().zip(&predicted) {
+        let made = requests(&w, chan) - before;
+        assert_eq!(made, u64::from(*calls), "{}", chan.platform.as_str());
+    }
+    let sample = &products[150].variants[0];
+    for chan in &w.channels {
+        assert_eq!(
+            quantity_of(&held(&w, chan).await, &sample.sku),
+            Some(sample.inventory_quantity + 1)
+        );
+    }
     runtime.shutdown().await;
 }
 
