@@ -250,46 +250,33 @@ impl ConnectionSync for ChannelPush {
 
             for chunk in to_send.chunks(limits.products.max(1)) {
                 let pushes: Vec<ProductPush> = chunk.iter().map(|o| o.push.clone()).collect();
-                let (started, calls) = (Instant::now(), self.calls(connection));
-                let outcome = channel.upsert_products(&pushes).await;
-                let duration_ms = started.elapsed().as_millis() as i64;
-                let calls = self.calls(connection) - calls;
-                let error = match outcome {
+                let (outcome, call) = self
+                    .measured(connection, "upsert_products", pushes.len(), async {
+                        channel.upsert_products(&pushes).await
+                    })
+                    .await;
+                match outcome {
                     Ok(outcomes) => {
                         let failed = outcomes.iter().filter(|o| o.result.is_err()).count();
                         for (entry, outcome) in chunk.iter().zip(outcomes.iter()) {
                             results.extend(self.listing_results(entry, outcome));
                         }
-                        let entry =
-                            Call::new("upsert_products", duration_ms, calls, pushes.len(), failed);
-                        log(cx, tenant, connection, entry, None).await;
-                        continue;
+                        log(cx, tenant, connection, call.failed(failed), None).await;
                     }
-                    Err(error) => error,
-                };
-                let entry = Call::new(
-                    "upsert_products",
-                    duration_ms,
-                    calls,
-                    pushes.len(),
-                    pushes.len(),
-                );
-                log(cx, tenant, connection, entry, Some(&error)).await;
-                // Keep what was decided so far, then let the queue retry.
-                store
-                    .record_listing_results(tenant, &results)
-                    .await
-                    .map_err(retry)?;
-                return Err(queue_error(error));
+                    Err(error) => {
+                        return Err(give_up(cx, tenant, connection, call, error, &results).await);
+                    }
+                }
             }
 
             for chunk in stock.chunks(limits.inventory.max(1)) {
                 let levels: Vec<InventoryPush> = chunk.iter().map(|u| u.level.clone()).collect();
-                let (started, calls) = (Instant::now(), self.calls(connection));
-                let outcome = channel.set_inventory(&levels).await;
-                let duration_ms = started.elapsed().as_millis() as i64;
-                let calls = self.calls(connection) - calls;
-                let error = match outcome {
+                let (outcome, call) = self
+                    .measured(connection, "set_inventory", levels.len(), async {
+                        channel.set_inventory(&levels).await
+                    })
+                    .await;
+                match outcome {
                     Ok(outcomes) => {
                         let failed = outcomes.iter().filter(|o| o.result.is_err()).count();
                         for (update, outcome) in chunk.iter().zip(outcomes.iter()) {
@@ -298,26 +285,12 @@ impl ConnectionSync for ChannelPush {
                                 Err(item) => self.failed(update.listing, item),
                             });
                         }
-                        let entry =
-                            Call::new("set_inventory", duration_ms, calls, levels.len(), failed);
-                        log(cx, tenant, connection, entry, None).await;
-                        continue;
+                        log(cx, tenant, connection, call.failed(failed), None).await;
                     }
-                    Err(error) => error,
-                };
-                let entry = Call::new(
-                    "set_inventory",
-                    duration_ms,
-                    calls,
-                    levels.len(),
-                    levels.len(),
-                );
-                log(cx, tenant, connection, entry, Some(&error)).await;
-                store
-                    .record_listing_results(tenant, &results)
-                    .await
-                    .map_err(retry)?;
-                return Err(queue_error(error));
+                    Err(error) => {
+                        return Err(give_up(cx, tenant, connection, call, error, &results).await);
+                    }
+                }
             }
             store
                 .record_listing_results(tenant, &results)
@@ -383,9 +356,27 @@ struct StockUpdate<'a> {
 }
 
 impl ChannelPush {
-    /// Requests this process has made for `connection` so far.
-    fn calls(&self, connection: ConnectionId) -> u64 {
-        self.hub.deps().usage.calls_so_far(connection)
+    /// Runs one adapter call, timing it and counting the HTTP requests it
+    /// made (from the usage meter: one connection's run is never concurrent
+    /// with another of the same connection).
+    async fn measured<T>(
+        &self,
+        connection: ConnectionId,
+        operation: &'static str,
+        items: usize,
+        call: impl std::future::Future<Output = T>,
+    ) -> (T, Call) {
+        let usage = &self.hub.deps().usage;
+        let (started, before) = (Instant::now(), usage.calls_so_far(connection));
+        let outcome = call.await;
+        let call = Call {
+            operation,
+            duration_ms: started.elapsed().as_millis() as i64,
+            requests: usage.calls_so_far(connection) - before,
+            items,
+            failed: 0,
+        };
+        (outcome, call)
     }
 
     fn listing_results(&self, sent: &Outgoing<'_>, outcome: &ProductOutcome) -> Vec<ListingResult> {
@@ -444,21 +435,29 @@ struct Call {
 }
 
 impl Call {
-    fn new(
-        operation: &'static str,
-        duration_ms: i64,
-        requests: u64,
-        items: usize,
-        failed: usize,
-    ) -> Self {
-        Self {
-            operation,
-            duration_ms,
-            requests,
-            items,
-            failed,
-        }
+    /// The same call with `failed` of its items refused.
+    fn failed(self, failed: usize) -> Self {
+        Self { failed, ..self }
     }
+}
+
+/// A call failed as a whole: log it, keep what the round decided so far,
+/// and hand the retry to the queue (after the quota's wait when the
+/// platform said how long).
+async fn give_up(
+    cx: &JobContext,
+    tenant: TenantId,
+    connection: ConnectionId,
+    call: Call,
+    error: ChannelError,
+    results: &[ListingResult],
+) -> JobError {
+    let items = call.items;
+    log(cx, tenant, connection, call.failed(items), Some(&error)).await;
+    if let Err(e) = cx.store.record_listing_results(tenant, results).await {
+        return JobError::Retry(e.to_string());
+    }
+    queue_error(error)
 }
 
 async fn log(
