@@ -248,7 +248,7 @@ impl ShopifyChannel {
             product_variants: Connection<Found>,
         }
         let mut out = HashMap::new();
-        let per = self.page_size(2.0, 0.0).min(SKUS_PER_LOOKUP);
+        let per = self.skus_per_lookup();
         for chunk in skus.chunks(per) {
             let search = chunk
                 .iter()
@@ -415,6 +415,13 @@ impl ShopifyChannel {
         Ok(())
     }
 
+    /// SKUs one `productVariants` lookup asks for: as many as the query
+    /// cost allows, at most [`SKUS_PER_LOOKUP`]. The lookup and its plan
+    /// both size pages with this.
+    fn skus_per_lookup(&self) -> usize {
+        self.page_size(2.0, 0.0).min(SKUS_PER_LOOKUP)
+    }
+
     /// The calls [`Self::set_levels`] makes on a clean run: the SKU lookup
     /// for levels without an inventory item id, the location while it is
     /// not known, then one mutation per [`INVENTORY_PER_CALL`] levels.
@@ -425,7 +432,7 @@ impl ShopifyChannel {
         }
         let unknown = levels.iter().filter(|l| l.inventory_ref.is_none()).count();
         if unknown > 0 {
-            let per = self.page_size(2.0, 0.0).min(SKUS_PER_LOOKUP);
+            let per = self.skus_per_lookup();
             let calls = unknown.div_ceil(per.max(1)) as u32;
             let units =
                 graphql::whole_points(graphql::connection_cost(per, 2.0)) * f64::from(calls);
