@@ -20,7 +20,7 @@ use shelfsync_store::{NewSyncLog, Store};
 use crate::connections::{ChannelHub, HubError};
 use crate::prepare::{Decision, Prepared, prepare};
 use crate::push::ROUND;
-use crate::reconcile::compare;
+use crate::reconcile::{ReadBack, compare};
 
 /// Products read from the catalog per query while planning.
 const PRODUCT_CHUNK: usize = 500;
@@ -208,17 +208,13 @@ async fn read_channel(
     channel: &dyn Channel,
 ) -> Result<HashMap<String, ChannelListing>, DryRunError> {
     let mut held = HashMap::new();
-    let mut cursor: Option<String> = None;
-    loop {
-        let page = channel.read_listings(cursor.as_deref()).await?;
-        for listing in page.listings {
+    let mut reader = ReadBack::default();
+    while let Some(page) = reader.next(channel).await? {
+        for listing in page {
             held.insert(listing.external_id.clone(), listing);
         }
-        match page.next_cursor {
-            Some(next) => cursor = Some(next),
-            None => return Ok(held),
-        }
     }
+    Ok(held)
 }
 
 /// One round's calls: its pushes chunked as [`crate::push::ChannelPush`]

@@ -25,7 +25,9 @@ use std::time::Instant;
 
 use async_trait::async_trait;
 use chrono::{DateTime, Utc};
-use shelfsync_channels::{ChannelError, ChannelListing, ChannelVariant, ProductPush, PushStatus};
+use shelfsync_channels::{
+    Channel, ChannelError, ChannelListing, ChannelVariant, ProductPush, PushStatus,
+};
 use shelfsync_core::catalog::Product;
 use shelfsync_core::{ConnectionId, ProductId, TenantId, VariantId};
 use shelfsync_store::{
@@ -35,6 +37,7 @@ use shelfsync_store::{
 
 use crate::connections::{ChannelHub, HubError};
 use crate::push::product_push;
+use crate::sync::{enqueue_and_wake, job_connection};
 use crate::worker::{JobContext, JobError, JobHandler};
 use shelfsync_core::rules::apply_rules;
 
@@ -120,28 +123,23 @@ impl Reconciler {
         let mut report = ReconcileReport::default();
 
         let mut held: HashMap<String, ChannelListing> = HashMap::new();
-        let mut cursor: Option<String> = None;
+        let mut reader = ReadBack::default();
         loop {
             if cx.shutdown.is_cancelled() {
                 return Err(JobError::Interrupted);
             }
-            let page = match channel.read_listings(cursor.as_deref()).await {
-                Ok(page) => page,
+            let page = match reader.next(channel.as_ref()).await {
+                Ok(Some(page)) => page,
+                Ok(None) => break,
                 Err(error) => {
                     self.log(cx, tenant, connection, &report, started, Some(&error))
                         .await;
                     return Err(channel_error(error));
                 }
             };
-            report.pages += 1;
-            for listing in page.listings {
+            report.pages = reader.pages;
+            for listing in page {
                 held.insert(listing.external_id.clone(), listing);
-            }
-            match page.next_cursor {
-                Some(next) if report.pages < MAX_PAGES && cursor.as_deref() != Some(&next) => {
-                    cursor = Some(next);
-                }
-                _ => break,
             }
         }
 
@@ -486,6 +484,38 @@ fn find_variant<'c>(
         })
 }
 
+/// Reads a channel back a page at a time: follows its cursor to the last
+/// page, at most [`MAX_PAGES`], and stops if a platform hands back the
+/// cursor it was given (it would otherwise hold a run forever).
+#[derive(Debug, Default)]
+pub(crate) struct ReadBack {
+    cursor: Option<String>,
+    /// Pages read so far.
+    pub(crate) pages: usize,
+    done: bool,
+}
+
+impl ReadBack {
+    /// The next page's listings; `None` once the last page has been read.
+    pub(crate) async fn next(
+        &mut self,
+        channel: &dyn Channel,
+    ) -> Result<Option<Vec<ChannelListing>>, ChannelError> {
+        if self.done {
+            return Ok(None);
+        }
+        let page = channel.read_listings(self.cursor.as_deref()).await?;
+        self.pages += 1;
+        match page.next_cursor {
+            Some(next) if self.pages < MAX_PAGES && self.cursor.as_deref() != Some(&next) => {
+                self.cursor = Some(next);
+            }
+            _ => self.done = true,
+        }
+        Ok(Some(page.listings))
+    }
+}
+
 /// The handler for `reconcile.connection` jobs.
 pub struct ReconcileConnectionJob {
     pub reconciler: Arc<Reconciler>,
@@ -494,20 +524,7 @@ pub struct ReconcileConnectionJob {
 #[async_trait]
 impl JobHandler for ReconcileConnectionJob {
     async fn run(&self, job: &JobRecord, cx: &JobContext) -> Result<(), JobError> {
-        let tenant = job
-            .tenant
-            .ok_or_else(|| JobError::Fatal("reconcile job without a tenant".into()))?;
-        let connection = job
-            .payload
-            .get("connection_id")
-            .and_then(|v| v.as_str())
-            .and_then(|s| s.parse::<ConnectionId>().ok())
-            .ok_or_else(|| {
-                JobError::Fatal(format!(
-                    "reconcile job without a valid connection_id: {}",
-                    job.payload
-                ))
-            })?;
+        let (tenant, connection) = job_connection(job)?;
         let report = self.reconciler.reconcile(tenant, connection, cx).await?;
         tracing::info!(%tenant, %connection, ?report, "reconciled");
         Ok(())
@@ -530,12 +547,6 @@ impl JobHandler for ReconcileAllJob {
                 NewJob::reconcile_connection(*tenant, *connection, self.max_attempts)
             })
             .collect();
-        for chunk in jobs.chunks(500) {
-            cx.store.enqueue_jobs(chunk).await.map_err(retry)?;
-        }
-        if !jobs.is_empty() {
-            cx.wakeups.wake(SYNC_QUEUE).await;
-        }
-        Ok(())
+        enqueue_and_wake(cx, &jobs).await
     }
 }

@@ -49,22 +49,43 @@ pub struct SyncConnectionJob {
 #[async_trait]
 impl JobHandler for SyncConnectionJob {
     async fn run(&self, job: &JobRecord, cx: &JobContext) -> Result<(), JobError> {
-        let tenant = job
-            .tenant
-            .ok_or_else(|| JobError::Fatal("sync job without a tenant".into()))?;
-        let connection = job
-            .payload
-            .get("connection_id")
-            .and_then(|v| v.as_str())
-            .and_then(|s| s.parse::<ConnectionId>().ok())
-            .ok_or_else(|| {
-                JobError::Fatal(format!(
-                    "sync job without a valid connection_id: {}",
-                    job.payload
-                ))
-            })?;
+        let (tenant, connection) = job_connection(job)?;
         self.sync.sync(tenant, connection, cx).await
     }
+}
+
+/// The tenant and connection a per-connection job is for; a job without
+/// them can never succeed.
+pub(crate) fn job_connection(job: &JobRecord) -> Result<(TenantId, ConnectionId), JobError> {
+    let tenant = job
+        .tenant
+        .ok_or_else(|| JobError::Fatal(format!("{} job without a tenant", job.kind)))?;
+    let connection = job
+        .payload
+        .get("connection_id")
+        .and_then(|v| v.as_str())
+        .and_then(|s| s.parse::<ConnectionId>().ok())
+        .ok_or_else(|| {
+            JobError::Fatal(format!(
+                "{} job without a valid connection_id: {}",
+                job.kind, job.payload
+            ))
+        })?;
+    Ok((tenant, connection))
+}
+
+/// Enqueues per-connection jobs in chunks and wakes the sync queue if any.
+pub(crate) async fn enqueue_and_wake(cx: &JobContext, jobs: &[NewJob]) -> Result<(), JobError> {
+    for chunk in jobs.chunks(500) {
+        cx.store
+            .enqueue_jobs(chunk)
+            .await
+            .map_err(|e| JobError::Retry(e.to_string()))?;
+    }
+    if !jobs.is_empty() {
+        cx.wakeups.wake(shelfsync_store::SYNC_QUEUE).await;
+    }
+    Ok(())
 }
 
 /// The handler for the repeatable `sync.retries` job: a listing the channel
@@ -89,15 +110,6 @@ impl JobHandler for RetryDueJob {
                 NewJob::sync_connection(*tenant, *connection, self.max_attempts)
             })
             .collect();
-        for chunk in jobs.chunks(500) {
-            cx.store
-                .enqueue_jobs(chunk)
-                .await
-                .map_err(|e| JobError::Retry(e.to_string()))?;
-        }
-        if !jobs.is_empty() {
-            cx.wakeups.wake(shelfsync_store::SYNC_QUEUE).await;
-        }
-        Ok(())
+        enqueue_and_wake(cx, &jobs).await
     }
 }
