@@ -15,32 +15,7 @@ use shelfsync_runtime::connections::{ChannelHub, ChannelSettings};
 use shelfsync_runtime::push::ChannelPush;
 use shelfsync_runtime::{Backoff, Runtime, RuntimeConfig, Wakeups, WorkerKind};
 use shelfsync_store::{ListingOutcome, ListingResult, NewConnection, WriteContext};
-use shelfsync_testkit::TestDatabase;
-
-macro_rules! backend_tests {
-    ($($name:ident),* $(,)?) => {
-        mod sqlite {
-            $(
-                #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
-                async fn $name() {
-                    if let Some(db) = shelfsync_testkit::TestDatabase::create(shelfsync_testkit::Backend::Sqlite).await {
-                        super::$name(db).await;
-                    }
-                }
-            )*
-        }
-        mod postgres {
-            $(
-                #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
-                async fn $name() {
-                    if let Some(db) = shelfsync_testkit::TestDatabase::create(shelfsync_testkit::Backend::Postgres).await {
-                        super::$name(db).await;
-                    }
-                }
-            )*
-        }
-    };
-}
+use shelfsync_testkit::{TestDatabase, backend_tests};
 
 backend_tests!(
     catalog_changes_reach_the_channel_and_rapid_edits_coalesce,

@@ -14,32 +14,7 @@ use shelfsync_runtime::{
     WorkerKind,
 };
 use shelfsync_store::{JobRecord, JobSchedule, NewJob, Store, WriteContext};
-use shelfsync_testkit::TestDatabase;
-
-macro_rules! backend_tests {
-    ($($name:ident),* $(,)?) => {
-        mod sqlite {
-            $(
-                #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
-                async fn $name() {
-                    if let Some(db) = shelfsync_testkit::TestDatabase::create(shelfsync_testkit::Backend::Sqlite).await {
-                        super::$name(db).await;
-                    }
-                }
-            )*
-        }
-        mod postgres {
-            $(
-                #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
-                async fn $name() {
-                    if let Some(db) = shelfsync_testkit::TestDatabase::create(shelfsync_testkit::Backend::Postgres).await {
-                        super::$name(db).await;
-                    }
-                }
-            )*
-        }
-    };
-}
+use shelfsync_testkit::{TestDatabase, backend_tests};
 
 backend_tests!(
     a_job_survives_a_restart,

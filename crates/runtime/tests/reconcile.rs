@@ -23,33 +23,8 @@ use shelfsync_store::{
     ConflictField, ConflictPolicy, ConflictQuery, ConflictSettlement, NewConnection, Store,
     WriteContext,
 };
-use shelfsync_testkit::TestDatabase;
+use shelfsync_testkit::{TestDatabase, backend_tests};
 use tokio_util::sync::CancellationToken;
-
-macro_rules! backend_tests {
-    ($($name:ident),* $(,)?) => {
-        mod sqlite {
-            $(
-                #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
-                async fn $name() {
-                    if let Some(db) = shelfsync_testkit::TestDatabase::create(shelfsync_testkit::Backend::Sqlite).await {
-                        super::$name(db).await;
-                    }
-                }
-            )*
-        }
-        mod postgres {
-            $(
-                #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
-                async fn $name() {
-                    if let Some(db) = shelfsync_testkit::TestDatabase::create(shelfsync_testkit::Backend::Postgres).await {
-                        super::$name(db).await;
-                    }
-                }
-            )*
-        }
-    };
-}
 
 backend_tests!(channel_edits_are_repaired_absorbed_or_held_by_policy);
 

@@ -20,32 +20,7 @@ use shelfsync_runtime::reconcile::Reconciler;
 use shelfsync_runtime::{Backoff, Runtime, RuntimeConfig, RuntimeHandle, Wakeups, WorkerKind};
 use shelfsync_sim::Simulator;
 use shelfsync_store::{ConflictField, ConflictPolicy, NewConnection, NewJob, Store, WriteContext};
-use shelfsync_testkit::TestDatabase;
-
-macro_rules! backend_tests {
-    ($($name:ident),* $(,)?) => {
-        mod sqlite {
-            $(
-                #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
-                async fn $name() {
-                    if let Some(db) = shelfsync_testkit::TestDatabase::create(shelfsync_testkit::Backend::Sqlite).await {
-                        super::$name(db).await;
-                    }
-                }
-            )*
-        }
-        mod postgres {
-            $(
-                #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
-                async fn $name() {
-                    if let Some(db) = shelfsync_testkit::TestDatabase::create(shelfsync_testkit::Backend::Postgres).await {
-                        super::$name(db).await;
-                    }
-                }
-            )*
-        }
-    };
-}
+use shelfsync_testkit::{TestDatabase, backend_tests};
 
 backend_tests!(a_catalog_reaches_three_channels_in_the_calls_the_dry_run_predicted);
 

@@ -7,6 +7,36 @@
 //! `SHELFSYNC_TEST_REQUIRE_SERVICES=1` (as in CI), in which case a missing
 //! service fails the test.
 
+/// Generates one `#[tokio::test]` per backend for each named test function
+/// `async fn name(db: TestDatabase)`: the same test on SQLite and on
+/// PostgreSQL + Redis, written once. A backend that is not configured is
+/// skipped as [`TestDatabase::create`] says.
+#[macro_export]
+macro_rules! backend_tests {
+    ($($name:ident),* $(,)?) => {
+        mod sqlite {
+            $(
+                #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+                async fn $name() {
+                    if let Some(db) = shelfsync_testkit::TestDatabase::create(shelfsync_testkit::Backend::Sqlite).await {
+                        super::$name(db).await;
+                    }
+                }
+            )*
+        }
+        mod postgres {
+            $(
+                #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+                async fn $name() {
+                    if let Some(db) = shelfsync_testkit::TestDatabase::create(shelfsync_testkit::Backend::Postgres).await {
+                        super::$name(db).await;
+                    }
+                }
+            )*
+        }
+    };
+}
+
 use std::io::Write;
 use std::sync::Once;
 
