@@ -21,6 +21,7 @@ pub mod model;
 pub mod oauth;
 pub mod shopify;
 pub mod signature;
+pub mod standard_webhooks;
 pub mod usage;
 pub mod validate;
 pub mod woocommerce;

@@ -26,6 +26,22 @@ pub fn verify(secret: &[u8], message: &[u8], signature: &[u8]) -> bool {
     mac.verify_slice(signature).is_ok()
 }
 
+/// Whether any of `candidates` (raw bytes) is the HMAC of `message`, each
+/// compared in constant time. The HMAC is computed once, so a header that
+/// lists several signatures (key rotation) costs one pass over the body.
+pub fn verify_any<'a>(
+    secret: &[u8],
+    message: &[u8],
+    candidates: impl IntoIterator<Item = &'a [u8]>,
+) -> bool {
+    let mut mac = HmacSha256::new_from_slice(secret).expect("HMAC takes keys of any length");
+    mac.update(message);
+    // Every candidate is checked, so the time taken does not say which matched.
+    candidates.into_iter().fold(false, |found, candidate| {
+        mac.clone().verify_slice(candidate).is_ok() | found
+    })
+}
+
 /// [`verify`] for a base64 signature; malformed base64 simply fails.
 pub fn verify_base64(secret: &[u8], message: &[u8], signature: &str) -> bool {
     match STANDARD.decode(signature.trim()) {
@@ -58,6 +74,21 @@ mod tests {
             b"what do ya want for nothing?",
             "5bdcc146bf60754e6a042426089575c75a003f089d2739839dec58b964ec3843"
         ));
+    }
+
+    #[test]
+    fn any_of_several_signatures_may_match() {
+        let good = hmac_sha256(b"Jefe", b"what do ya want for nothing?");
+        let other = hmac_sha256(b"other", b"what do ya want for nothing?");
+        let msg: &[u8] = b"what do ya want for nothing?";
+        assert!(verify_any(
+            b"Jefe",
+            msg,
+            [other.as_slice(), good.as_slice()]
+        ));
+        assert!(verify_any(b"Jefe", msg, [good.as_slice(), &good[..8]]));
+        assert!(!verify_any(b"Jefe", msg, [other.as_slice(), &good[..8]]));
+        assert!(!verify_any(b"Jefe", msg, []));
     }
 
     #[test]

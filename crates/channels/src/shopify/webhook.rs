@@ -348,6 +348,53 @@ mod tests {
         );
     }
 
+    // A delivery signed by Shopify's own library, not by us: the official PHP
+    // library's webhook test
+    // (https://github.com/Shopify/shopify-api-php/blob/main/tests/Webhooks/RegistryTest.php,
+    // `$processHeaders` and `$processBody`, which `testProcessWebhook`
+    // accepts) carries this X-Shopify-Hmac-Sha256 for the body
+    // json_encode(['foo' => 'bar']) under the app secret 'steffi' that
+    // tests/BaseTestCase.php configures.
+    #[test]
+    fn shopifys_own_library_test_vector_verifies() {
+        const SECRET: &[u8] = b"steffi";
+        const SHOP: &str = "test-shop.myshopify.io";
+        const BODY: &[u8] = br#"{"foo":"bar"}"#;
+        const HMAC: &str = "/Redz4YXHLnSmmSN8grr5/Jl/Ua3d7yX3iWbjb8R8wo=";
+        let delivery = |hmac: &str| {
+            let mut h = HeaderMap::new();
+            h.insert(HMAC_HEADER, hmac.parse().unwrap());
+            // The topic is not signed; one we do not act on keeps the body,
+            // which is no product, from mattering.
+            h.insert(TOPIC_HEADER, "app/uninstalled".parse().unwrap());
+            h.insert(SHOP_HEADER, SHOP.parse().unwrap());
+            h.insert(
+                WEBHOOK_ID_HEADER,
+                "b54557e4-bdd9-4b37-8a5f-bf7d70bcd043".parse().unwrap(),
+            );
+            h
+        };
+        let event = verify(&delivery(HMAC), BODY, SECRET, SHOP).unwrap();
+        assert_eq!(event.kind, WebhookKind::Other);
+        assert_eq!(
+            verify(&delivery(HMAC), br#"{"foo":"baz"}"#, SECRET, SHOP),
+            Err(WebhookError::BadSignature)
+        );
+        assert_eq!(
+            verify(&delivery(HMAC), br#"{"foo": "bar"}"#, SECRET, SHOP),
+            Err(WebhookError::BadSignature)
+        );
+        assert_eq!(
+            verify(&delivery(HMAC), BODY, b"steffi2", SHOP),
+            Err(WebhookError::BadSignature)
+        );
+        let flipped = HMAC.replacen('R', "r", 1);
+        assert_eq!(
+            verify(&delivery(&flipped), BODY, SECRET, SHOP),
+            Err(WebhookError::BadSignature)
+        );
+    }
+
     #[test]
     fn tampered_foreign_or_incomplete_deliveries_are_refused() {
         let h = headers("orders/create", ORDER.as_bytes(), SECRET);
