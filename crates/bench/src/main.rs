@@ -8,6 +8,7 @@ mod relay;
 mod server;
 mod stats;
 mod sync;
+mod webhooks;
 
 use std::path::PathBuf;
 
@@ -40,6 +41,10 @@ enum Command {
     SyncLatency(sync::LatencyOptions),
     /// New stock for 100,000 SKUs to a simulated Shopify shop at its quota.
     InventorySync(sync::InventoryOptions),
+    /// Signed webhook deliveries at a fixed rate to an `api` process.
+    WebhookAccept(webhooks::AcceptOptions),
+    /// An order on a simulated Shopify shop until two other channels show the stock.
+    OrderLatency(webhooks::OrderOptions),
 }
 
 #[tokio::main]
@@ -56,5 +61,7 @@ async fn main() -> anyhow::Result<()> {
         Command::Relay(opts) => relay::run(opts).await,
         Command::SyncLatency(opts) => sync::latency(opts).await,
         Command::InventorySync(opts) => sync::inventory(opts).await,
+        Command::WebhookAccept(opts) => webhooks::accept(opts).await,
+        Command::OrderLatency(opts) => webhooks::order_latency(opts).await,
     }
 }

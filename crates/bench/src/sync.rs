@@ -50,14 +50,14 @@ pub struct InventoryOptions {
 }
 
 /// An HTTP client for the API with the bench's key.
-struct Api {
+pub(crate) struct Api {
     client: reqwest::Client,
     base: String,
     key: String,
 }
 
 impl Api {
-    fn new(server: &Server) -> Self {
+    pub(crate) fn new(server: &Server) -> Self {
         Api {
             client: reqwest::Client::new(),
             base: server.base.clone(),
@@ -104,20 +104,34 @@ impl Api {
 }
 
 /// One simulated account and the API's connection to it.
-struct Channel {
-    platform: &'static str,
-    account: &'static str,
-    connection: String,
+pub(crate) struct Channel {
+    pub(crate) platform: &'static str,
+    pub(crate) account: &'static str,
+    pub(crate) connection: String,
 }
 
 /// Creates the account on the simulator and connects it through the API.
-async fn connect(
+pub(crate) async fn connect(
+    api: &Api,
+    sim: &Simulator,
+    platform: &'static str,
+    account: &'static str,
+    quota: Option<QuotaModel>,
+    settings: Value,
+) -> anyhow::Result<Channel> {
+    connect_with_secret(api, sim, platform, account, quota, settings, None).await
+}
+
+/// [`connect`], with the secret the channel signs its webhooks with (for
+/// Shopify, the simulated shop's own; an existing account is reused).
+pub(crate) async fn connect_with_secret(
     api: &Api,
     sim: &Simulator,
     platform: &'static str,
     account: &'static str,
     quota: Option<QuotaModel>,
     mut settings: Value,
+    webhook_secret: Option<&str>,
 ) -> anyhow::Result<Channel> {
     let creds = sim.create_account(platform, account, quota.clone());
     if let Some(quota) = quota {
@@ -139,6 +153,7 @@ async fn connect(
             &json!({
                 "platform": platform, "name": platform, "account": account_field,
                 "settings": settings, "credentials": credentials,
+                "webhook_secret": webhook_secret,
             }),
         )
         .await?;
@@ -149,7 +164,7 @@ async fn connect(
     })
 }
 
-fn channel_bases(sim: &Simulator) -> (String, String) {
+pub(crate) fn channel_bases(sim: &Simulator) -> (String, String) {
     let bases = ["shopify", "ebay", "etsy", "amazon"]
         .iter()
         .map(|p| format!("{p}={}", sim.base(p)))
@@ -160,7 +175,7 @@ fn channel_bases(sim: &Simulator) -> (String, String) {
 
 /// Seeds `n` one-variant products through the bulk API; returns (product
 /// id, variant id (when asked for: one read per product), sku).
-async fn seed(
+pub(crate) async fn seed(
     api: &Api,
     n: usize,
     prefix: &str,
@@ -204,7 +219,11 @@ async fn seed(
     Ok(seeded)
 }
 
-async fn publish(api: &Api, channel: &Channel, products: &[String]) -> anyhow::Result<()> {
+pub(crate) async fn publish(
+    api: &Api,
+    channel: &Channel,
+    products: &[String],
+) -> anyhow::Result<()> {
     for chunk in products.chunks(1000) {
         api.post(
             "/v1/listings",
@@ -216,7 +235,7 @@ async fn publish(api: &Api, channel: &Channel, products: &[String]) -> anyhow::R
 }
 
 /// Waits until no listing of `channel` is pending.
-async fn settled(api: &Api, channel: &Channel, within: Duration) -> anyhow::Result<()> {
+pub(crate) async fn settled(api: &Api, channel: &Channel, within: Duration) -> anyhow::Result<()> {
     let deadline = Instant::now() + within;
     loop {
         let mut open = 0;

@@ -65,12 +65,17 @@ impl JobHandler for Cleanup {
             .purge_workers(r.stopped_workers)
             .await
             .map_err(|e| fail("worker heartbeats", e))?;
+        let nonces = store
+            .purge_webhook_nonces()
+            .await
+            .map_err(|e| fail("webhook nonces", e))?;
         tracing::info!(
             idempotency_keys = keys,
             outbox_events = outbox,
             dead_jobs = dead,
             channel_writes = writes,
             workers,
+            webhook_nonces = nonces,
             "cleanup done"
         );
         Ok(())

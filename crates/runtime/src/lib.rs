@@ -7,15 +7,18 @@
 //! worker` runs one on its own, `shelfsync api` runs none.
 
 pub mod cleanup;
+pub mod clerk;
 pub mod connections;
 pub mod dry_run;
 pub mod idempotency;
+pub mod orders;
 pub mod prepare;
 pub mod push;
 pub mod reconcile;
 pub mod relay;
 pub mod sync;
 pub mod wake;
+pub mod webhooks;
 pub mod worker;
 
 use std::collections::HashMap;
@@ -25,8 +28,9 @@ use std::sync::atomic::Ordering;
 use std::time::Duration;
 
 use shelfsync_store::{
-    JobSchedule, RECONCILE_ALL_JOB, RECONCILE_CONNECTION_JOB, SYNC_CONNECTION_JOB, SYNC_QUEUE,
-    SYNC_RETRIES_JOB, Store, WorkerBeat,
+    CLERK_APPLY_JOB, JobSchedule, ORDERS_POLL_ALL_JOB, ORDERS_POLL_JOB, RECONCILE_ALL_JOB,
+    RECONCILE_CONNECTION_JOB, SYNC_CONNECTION_JOB, SYNC_QUEUE, SYNC_RETRIES_JOB, Store,
+    WEBHOOK_APPLY_JOB, WorkerBeat,
 };
 use tokio::task::JoinSet;
 use tokio_util::sync::CancellationToken;
@@ -39,8 +43,7 @@ pub use crate::wake::Wakeups;
 pub use crate::worker::{JobContext, JobError, JobHandler, QueueSettings, WorkerCounters};
 pub use shelfsync_core::retry::Backoff;
 
-/// The queue webhook deliveries are processed from.
-pub const WEBHOOK_QUEUE: &str = "webhook";
+pub use shelfsync_store::WEBHOOK_QUEUE;
 
 /// The workers `shelfsync worker --only` can choose among.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
@@ -92,6 +95,9 @@ pub struct RuntimeConfig {
     pub cleanup_every: Duration,
     /// How often every active connection is read back and reconciled.
     pub reconcile_every: Duration,
+    /// How often every active connection's recent orders are polled: the
+    /// only way in for channels without webhooks, a safety net for the rest.
+    pub order_poll_every: Duration,
     pub retention: Retention,
 }
 
@@ -109,6 +115,7 @@ impl Default for RuntimeConfig {
             relay_batch: 200,
             cleanup_every: Duration::from_secs(3600),
             reconcile_every: Duration::from_secs(15 * 60),
+            order_poll_every: Duration::from_secs(5 * 60),
             retention: Retention::default(),
         }
     }
@@ -226,9 +233,46 @@ impl Runtime {
                     }
                 }
                 WorkerKind::Webhook => {
-                    // Webhook kinds are registered by the channel adapters; until
-                    // then a webhook job has no handler and goes to the dead letters.
-                    rt = rt.queue(WEBHOOK_QUEUE, config.webhook_concurrency, []);
+                    rt = rt.queue(
+                        WEBHOOK_QUEUE,
+                        config.webhook_concurrency,
+                        [
+                            (
+                                WEBHOOK_APPLY_JOB,
+                                Arc::new(webhooks::WebhookApplyJob {
+                                    reconciler: reconciler.clone(),
+                                    max_attempts: config.max_attempts,
+                                }) as Arc<dyn JobHandler>,
+                            ),
+                            (
+                                CLERK_APPLY_JOB,
+                                Arc::new(clerk::ClerkApplyJob) as Arc<dyn JobHandler>,
+                            ),
+                        ],
+                    );
+                    // Polling reads channels, so it needs their credentials.
+                    if let Some(reconciler) = &reconciler {
+                        let (_, handlers) = rt.queues.last_mut().expect("the webhook queue");
+                        handlers.insert(
+                            ORDERS_POLL_JOB.into(),
+                            Arc::new(orders::OrderPollJob {
+                                hub: reconciler.hub.clone(),
+                                max_attempts: config.max_attempts,
+                            }),
+                        );
+                        handlers.insert(
+                            ORDERS_POLL_ALL_JOB.into(),
+                            Arc::new(orders::OrderPollAllJob {
+                                max_attempts: config.max_attempts,
+                            }),
+                        );
+                        rt.schedules.push(JobSchedule {
+                            name: "orders-poll".into(),
+                            queue: WEBHOOK_QUEUE.into(),
+                            kind: ORDERS_POLL_ALL_JOB.into(),
+                            every_seconds: config.order_poll_every.as_secs().max(1) as i64,
+                        });
+                    }
                 }
                 WorkerKind::Outbox => rt.relay = true,
                 WorkerKind::Cleanup => {

@@ -29,7 +29,7 @@ use shelfsync_channels::{
     Channel, ChannelError, ChannelListing, ChannelVariant, ProductPush, PushStatus,
 };
 use shelfsync_core::catalog::Product;
-use shelfsync_core::{ConnectionId, ProductId, TenantId, VariantId};
+use shelfsync_core::{ConnectionId, Platform, ProductId, TenantId, VariantId};
 use shelfsync_store::{
     ConflictField, ConflictPolicy, JobRecord, NewConflict, NewJob, NewSyncLog, PendingListing,
     SYNC_QUEUE, StoreError, WriteContext, policy_for,
@@ -112,11 +112,6 @@ impl Reconciler {
             }
             Err(e) => return Err(JobError::Retry(format!("cannot reach the channel: {e}"))),
         };
-        let store = &cx.store;
-        let rules = store
-            .rules_for(tenant, connection, channel.platform())
-            .await
-            .map_err(retry)?;
         let started = Instant::now();
         // Listings pushed after this instant may be newer than what we read.
         let read_from = Utc::now();
@@ -143,8 +138,85 @@ impl Reconciler {
             }
         }
 
-        let listings = store
+        let listings = cx
+            .store
             .synced_listings(tenant, connection)
+            .await
+            .map_err(retry)?;
+        self.settle(
+            cx,
+            tenant,
+            connection,
+            channel.platform(),
+            &held,
+            &listings,
+            read_from,
+            &mut report,
+        )
+        .await?;
+        self.log(cx, tenant, connection, &report, started, None)
+            .await;
+        Ok(report)
+    }
+
+    /// Settles what a channel's webhook says it now holds for some items
+    /// (`held`; `gone` for items it deleted), as a full reconciliation would
+    /// for them: repair, absorb or open conflicts per policy.
+    pub async fn settle_items(
+        &self,
+        cx: &JobContext,
+        tenant: TenantId,
+        connection: ConnectionId,
+        platform: Platform,
+        held: Vec<ChannelListing>,
+        gone: Vec<String>,
+    ) -> Result<ReconcileReport, JobError> {
+        let started = Instant::now();
+        let mut ids: Vec<String> = held.iter().map(|l| l.external_id.clone()).collect();
+        ids.extend(gone);
+        let listings = cx
+            .store
+            .synced_listings_for_items(tenant, connection, &ids)
+            .await
+            .map_err(retry)?;
+        let held: HashMap<String, ChannelListing> = held
+            .into_iter()
+            .map(|l| (l.external_id.clone(), l))
+            .collect();
+        let mut report = ReconcileReport::default();
+        self.settle(
+            cx,
+            tenant,
+            connection,
+            platform,
+            &held,
+            &listings,
+            Utc::now(),
+            &mut report,
+        )
+        .await?;
+        self.log(cx, tenant, connection, &report, started, None)
+            .await;
+        Ok(report)
+    }
+
+    /// Compares `listings` (synced before `read_from`) with what the channel
+    /// holds and settles every difference per the conflict policies.
+    #[allow(clippy::too_many_arguments)]
+    async fn settle(
+        &self,
+        cx: &JobContext,
+        tenant: TenantId,
+        connection: ConnectionId,
+        platform: Platform,
+        held: &HashMap<String, ChannelListing>,
+        listings: &[PendingListing],
+        read_from: DateTime<Utc>,
+        report: &mut ReconcileReport,
+    ) -> Result<(), JobError> {
+        let store = &cx.store;
+        let rules = store
+            .rules_for(tenant, connection, platform)
             .await
             .map_err(retry)?;
         let mut by_product: BTreeMap<ProductId, Vec<&PendingListing>> = BTreeMap::new();
@@ -171,7 +243,7 @@ impl Reconciler {
             };
             report.checked += 1;
             // What the channel should hold: the rules applied, as the sync run does.
-            let transformed = apply_rules(&rules, product, connection, channel.platform());
+            let transformed = apply_rules(&rules, product, connection, platform);
             let push = product_push(&transformed.product, listings);
             let on_channel = listings
                 .iter()
@@ -264,9 +336,7 @@ impl Reconciler {
             opened.insert((conflict.listing, conflict.field));
         }
         report.conflicts = opened.len();
-        self.log(cx, tenant, connection, &report, started, None)
-            .await;
-        Ok(report)
+        Ok(())
     }
 
     async fn log(

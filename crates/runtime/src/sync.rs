@@ -74,7 +74,7 @@ pub(crate) fn job_connection(job: &JobRecord) -> Result<(TenantId, ConnectionId)
     Ok((tenant, connection))
 }
 
-/// Enqueues per-connection jobs in chunks and wakes the sync queue if any.
+/// Enqueues per-connection jobs in chunks and wakes the queues they are on.
 pub(crate) async fn enqueue_and_wake(cx: &JobContext, jobs: &[NewJob]) -> Result<(), JobError> {
     for chunk in jobs.chunks(500) {
         cx.store
@@ -82,8 +82,9 @@ pub(crate) async fn enqueue_and_wake(cx: &JobContext, jobs: &[NewJob]) -> Result
             .await
             .map_err(|e| JobError::Retry(e.to_string()))?;
     }
-    if !jobs.is_empty() {
-        cx.wakeups.wake(shelfsync_store::SYNC_QUEUE).await;
+    let queues: std::collections::BTreeSet<&str> = jobs.iter().map(|j| j.queue.as_str()).collect();
+    for queue in queues {
+        cx.wakeups.wake(queue).await;
     }
     Ok(())
 }

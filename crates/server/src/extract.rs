@@ -57,3 +57,40 @@ pub fn parse_json<T: DeserializeOwned>(bytes: &[u8]) -> Result<T, ApiError> {
         }
     })
 }
+
+/// A list route's `limit` (1 to 250, default 50) and `cursor` (the id the
+/// previous page ended on), checked once for every list.
+#[derive(Debug, Clone, Copy)]
+pub struct Paging {
+    pub limit: i64,
+    pub after: Option<uuid::Uuid>,
+}
+
+impl Paging {
+    pub fn parse(limit: Option<u32>, cursor: Option<&str>) -> Result<Self, ApiError> {
+        let limit = limit.unwrap_or(50);
+        if !(1..=250).contains(&limit) {
+            return Err(ApiError::BadRequest(
+                "limit must be between 1 and 250".into(),
+            ));
+        }
+        let after = cursor
+            .map(|c| {
+                c.parse::<uuid::Uuid>()
+                    .map_err(|_| ApiError::BadRequest("cursor is not one this API issued".into()))
+            })
+            .transpose()?;
+        Ok(Self {
+            limit: i64::from(limit),
+            after,
+        })
+    }
+
+    /// The cursor of the next page: the last item's id when the page is full.
+    pub fn next_cursor(&self, returned: usize, last: Option<uuid::Uuid>) -> Option<String> {
+        (returned as i64 == self.limit)
+            .then_some(last)
+            .flatten()
+            .map(|id| id.to_string())
+    }
+}

@@ -12,6 +12,7 @@ pub mod openapi;
 pub mod rate_limit;
 pub mod request_id;
 pub mod routes;
+pub mod webhooks;
 
 use std::sync::Arc;
 use std::time::Duration;
@@ -48,6 +49,11 @@ pub struct ServerConfig {
     /// Where this server is reached from outside, for OAuth redirect URIs;
     /// `None` uses the request's `Host` over plain HTTP (local use).
     pub public_url: Option<String>,
+    /// Webhook bodies above this are refused with 413.
+    pub max_webhook_bytes: usize,
+    /// Svix signing secrets of the Clerk webhook endpoint (several while
+    /// one is rotated out); none turns `/webhooks/clerk` off.
+    pub clerk_webhook_secrets: Vec<shelfsync_channels::standard_webhooks::SigningSecret>,
 }
 
 impl Default for ServerConfig {
@@ -59,6 +65,8 @@ impl Default for ServerConfig {
             clerk: None,
             redis_prefix: "shelfsync:".into(),
             public_url: None,
+            max_webhook_bytes: webhooks::DEFAULT_MAX_WEBHOOK_BYTES,
+            clerk_webhook_secrets: Vec::new(),
         }
     }
 }
@@ -76,6 +84,12 @@ pub struct AppState {
     /// Opens and refreshes channel credentials; `None` on a server built
     /// without a key ring (some tests), whose connection routes answer 503.
     pub channels: Option<ChannelHub>,
+    /// Checks webhook signatures per connection.
+    pub webhooks: Arc<webhooks::Verifiers>,
+    /// Where webhook delivery ids are remembered against replays.
+    pub nonces: webhooks::Nonces,
+    /// Stores verified deliveries, many per commit.
+    pub intake: webhooks::Intake,
 }
 
 impl AppState {
@@ -112,6 +126,19 @@ impl AppState {
             .map(|c| Arc::new(ClerkVerifier::new(c, reqwest::Client::new())));
         let wakeups = Wakeups::for_deployment(&store, redis_url)
             .map_err(|e| anyhow::anyhow!("REDIS_URL is not usable: {e}"))?;
+        let nonces = match &redis {
+            Some(manager) => webhooks::Nonces::Redis {
+                redis: manager.clone(),
+                prefix: config.redis_prefix.clone(),
+            },
+            None => webhooks::Nonces::Table(store.clone()),
+        };
+        // SQLite writes one transaction at a time; PostgreSQL overlaps commits.
+        let writers = match store.kind() {
+            shelfsync_store::BackendKind::Sqlite => 1,
+            shelfsync_store::BackendKind::Postgres => 4,
+        };
+        let intake = webhooks::Intake::start(store.clone(), wakeups.clone(), writers);
         Ok(Self {
             store,
             config: Arc::new(config),
@@ -120,6 +147,9 @@ impl AppState {
             redis,
             wakeups,
             channels: None,
+            webhooks: Arc::default(),
+            nonces,
+            intake,
         })
     }
 }
@@ -137,6 +167,8 @@ pub fn router(state: AppState) -> Router {
         .merge(routes::sync::router())
         .merge(routes::rules::router())
         .merge(routes::conflicts::router())
+        .merge(routes::webhook_logs::router())
+        .merge(routes::settings::router())
         // Layers run bottom-up: authenticate, then count against the budget,
         // then claim the idempotency key.
         .route_layer(from_fn_with_state(state.clone(), wake_outbox))
@@ -147,6 +179,7 @@ pub fn router(state: AppState) -> Router {
     Router::new()
         .merge(v1)
         .merge(routes::connections::callback_router())
+        .merge(routes::webhooks::router(state.config.max_webhook_bytes))
         .merge(routes::health::router())
         .merge(openapi::router())
         .fallback(|| async { ApiError::NotFound("no such route".into()) })

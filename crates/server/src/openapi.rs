@@ -11,8 +11,8 @@ use utoipa::{Modify, OpenApi};
 
 use crate::AppState;
 use crate::routes::{
-    alerts, api_keys, audit, conflicts, connections, health, listings, products, rules, sync,
-    variants,
+    alerts, api_keys, audit, conflicts, connections, health, listings, products, rules, settings,
+    sync, variants, webhook_logs, webhooks,
 };
 
 #[derive(OpenApi)]
@@ -36,6 +36,8 @@ use crate::routes::{
         sync::run, sync::logs,
         rules::list, rules::create, rules::fetch, rules::replace, rules::remove, rules::preview,
         conflicts::list, conflicts::fetch, conflicts::resolve, conflicts::policies, conflicts::set_policy,
+        webhooks::receive, webhooks::clerk, webhook_logs::list, webhook_logs::fetch,
+        settings::fetch, settings::update,
     ),
     modifiers(&BearerAuth)
 )]

@@ -157,6 +157,18 @@ pub struct ServeOptions {
     /// Accepted `azp` values of Clerk session tokens, comma separated.
     #[arg(long, env = "CLERK_AUTHORIZED_PARTIES", value_delimiter = ',')]
     pub clerk_authorized_parties: Vec<String>,
+    /// Signing secret(s) of the Clerk webhook endpoint (`whsec_…`, comma
+    /// separated while rotating); enables `POST /webhooks/clerk`.
+    #[arg(
+        long,
+        env = "CLERK_WEBHOOK_SIGNING_SECRET",
+        value_delimiter = ',',
+        hide_env_values = true
+    )]
+    pub clerk_webhook_signing_secret: Vec<String>,
+    /// Largest accepted webhook body, in bytes.
+    #[arg(long, env = "SHELFSYNC_MAX_WEBHOOK_BYTES", default_value_t = shelfsync_server::webhooks::DEFAULT_MAX_WEBHOOK_BYTES)]
+    pub max_webhook_bytes: usize,
     #[command(flatten)]
     pub runtime: RuntimeOptions,
 }
@@ -195,6 +207,10 @@ pub struct RuntimeOptions {
     /// Minutes between reconciliations of every active connection.
     #[arg(long, env = "SHELFSYNC_RECONCILE_EVERY_MINUTES", default_value_t = 15, value_parser = clap::value_parser!(u64).range(1..))]
     pub reconcile_every_minutes: u64,
+    /// Seconds between polls of every active connection's recent orders
+    /// (the way in for channels without webhooks; a safety net for the rest).
+    #[arg(long, env = "SHELFSYNC_ORDER_POLL_EVERY_SECONDS", default_value_t = 300, value_parser = clap::value_parser!(u64).range(1..))]
+    pub order_poll_every_seconds: u64,
 }
 
 impl RuntimeOptions {
@@ -207,6 +223,7 @@ impl RuntimeOptions {
             max_attempts: self.job_max_attempts,
             sync_concurrency: self.sync_concurrency as usize,
             reconcile_every: Duration::from_secs(self.reconcile_every_minutes * 60),
+            order_poll_every: Duration::from_secs(self.order_poll_every_seconds),
             ..shelfsync_runtime::RuntimeConfig::default()
         }
     }

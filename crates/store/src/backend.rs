@@ -53,6 +53,8 @@ pub(crate) mod sqlite {
     include!("repo/listing_admin.rs");
     include!("repo/rules.rs");
     include!("repo/conflicts.rs");
+    include!("repo/webhooks.rs");
+    include!("repo/orders.rs");
 }
 
 pub(crate) mod postgres {
@@ -94,4 +96,6 @@ pub(crate) mod postgres {
     include!("repo/listing_admin.rs");
     include!("repo/rules.rs");
     include!("repo/conflicts.rs");
+    include!("repo/webhooks.rs");
+    include!("repo/orders.rs");
 }

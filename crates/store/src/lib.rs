@@ -736,6 +736,16 @@ impl Store {
         dispatch!(self.synced_listings(tenant, connection))
     }
 
+    /// The synced listings a channel's product webhook is about.
+    pub async fn synced_listings_for_items(
+        &self,
+        tenant: TenantId,
+        connection: ConnectionId,
+        external_product_ids: &[String],
+    ) -> StoreResult<Vec<PendingListing>> {
+        dispatch!(self.synced_listings_for_items(tenant, connection, external_product_ids))
+    }
+
     /// Every active connection, of every tenant.
     pub async fn active_connections(&self) -> StoreResult<Vec<(TenantId, ConnectionId)>> {
         dispatch!(self.active_connections())
@@ -925,6 +935,148 @@ impl Store {
         platform: Platform,
     ) -> StoreResult<Vec<Rule>> {
         dispatch!(self.rules_for(tenant, connection, platform))
+    }
+
+    /// The tenant made for a Clerk user or organisation, if there is one.
+    pub async fn tenant_by_external_ref(
+        &self,
+        external_ref: &str,
+    ) -> StoreResult<Option<TenantId>> {
+        dispatch!(self.tenant_by_external_ref(external_ref))
+    }
+
+    /// The tenant of a Clerk user or organisation, made if missing.
+    pub async fn ensure_tenant(&self, external_ref: &str, name: &str) -> StoreResult<TenantId> {
+        dispatch!(self.ensure_tenant(external_ref, name, Utc::now()))
+    }
+
+    /// Remove a Clerk user's or organisation's tenant and all it owns.
+    pub async fn delete_tenant_by_external_ref(&self, external_ref: &str) -> StoreResult<bool> {
+        dispatch!(self.delete_tenant_by_external_ref(external_ref))
+    }
+
+    pub async fn delete_user_by_external_id(&self, external_id: &str) -> StoreResult<bool> {
+        dispatch!(self.delete_user_by_external_id(external_id))
+    }
+
+    pub async fn remove_membership(
+        &self,
+        external_user: &str,
+        organisation: &str,
+    ) -> StoreResult<bool> {
+        dispatch!(self.remove_membership(external_user, organisation))
+    }
+
+    /// Store verified deliveries with their nonce claims and jobs, in one
+    /// transaction; one answer per delivery, in order.
+    pub async fn accept_webhooks(
+        &self,
+        batch: &[NewWebhookLog],
+        replay_window: chrono::Duration,
+    ) -> StoreResult<Vec<WebhookAcceptance>> {
+        dispatch!(self.accept_webhooks(batch, replay_window, Utc::now()))
+    }
+
+    /// A stored delivery by id, whoever it belongs to (for its job).
+    pub async fn webhook_log(&self, id: uuid::Uuid) -> StoreResult<Option<WebhookLogRecord>> {
+        dispatch!(self.webhook_log(id))
+    }
+
+    pub async fn tenant_webhook_log(
+        &self,
+        tenant: TenantId,
+        id: uuid::Uuid,
+    ) -> StoreResult<Option<WebhookLogRecord>> {
+        dispatch!(self.tenant_webhook_log(tenant, id))
+    }
+
+    pub async fn list_webhook_logs(
+        &self,
+        tenant: TenantId,
+        query: &WebhookLogQuery,
+    ) -> StoreResult<Vec<WebhookLogRecord>> {
+        dispatch!(self.list_webhook_logs(tenant, query))
+    }
+
+    /// Records the outcome of applying a delivery.
+    pub async fn finish_webhook(
+        &self,
+        id: uuid::Uuid,
+        status: &str,
+        error: Option<&str>,
+    ) -> StoreResult<()> {
+        dispatch!(self.finish_webhook(id, status, error, Utc::now()))
+    }
+
+    /// Forgets one nonce before its window ends (its delivery was not stored).
+    pub async fn forget_webhook_nonce(&self, nonce: &str) -> StoreResult<()> {
+        dispatch!(self.forget_webhook_nonce(nonce))
+    }
+
+    /// Forgets nonces whose replay window has passed.
+    pub async fn purge_webhook_nonces(&self) -> StoreResult<u64> {
+        dispatch!(self.purge_webhook_nonces(Utc::now()))
+    }
+
+    /// A connection by id alone: only for the webhook receiver, which has
+    /// nothing else to go on and checks the caller by the connection's secret.
+    pub async fn connection_for_webhook(
+        &self,
+        id: ConnectionId,
+    ) -> StoreResult<Option<ConnectionRecord>> {
+        dispatch!(self.connection_for_webhook(id))
+    }
+
+    /// Apply an order's placement or cancellation to stock, once per order.
+    pub async fn apply_channel_order(
+        &self,
+        tenant: TenantId,
+        connection: ConnectionId,
+        platform: &str,
+        external_id: &str,
+        lines: &[OrderLineRef],
+        event: OrderEvent,
+    ) -> StoreResult<OrderApplied> {
+        dispatch!(self.apply_channel_order(
+            tenant,
+            connection,
+            platform,
+            external_id,
+            lines,
+            event,
+            Utc::now()
+        ))
+    }
+
+    /// Whether cancelled and refunded orders give their stock back (default yes).
+    pub async fn restock_on_cancel(&self, tenant: TenantId) -> StoreResult<bool> {
+        dispatch!(self.restock_on_cancel(tenant))
+    }
+
+    pub async fn set_restock_on_cancel(
+        &self,
+        ctx: &WriteContext,
+        restock: bool,
+    ) -> StoreResult<()> {
+        dispatch!(self.set_restock_on_cancel(ctx, restock, Utc::now()))
+    }
+
+    /// Where the next order poll of a connection starts; `None` if it is gone.
+    pub async fn orders_polled_until(
+        &self,
+        tenant: TenantId,
+        connection: ConnectionId,
+    ) -> StoreResult<Option<DateTime<Utc>>> {
+        dispatch!(self.orders_polled_until(tenant, connection))
+    }
+
+    pub async fn set_orders_polled_until(
+        &self,
+        tenant: TenantId,
+        connection: ConnectionId,
+        until: DateTime<Utc>,
+    ) -> StoreResult<()> {
+        dispatch!(self.set_orders_polled_until(tenant, connection, until))
     }
 }
 

@@ -3,7 +3,9 @@
 use chrono::{DateTime, Utc};
 use serde::{Deserialize, Serialize};
 use shelfsync_core::catalog::{Product, ProductStatus};
-use shelfsync_core::{ApiKeyId, ConnectionId, JobId, ListingId, ProductId, TenantId, UserId};
+use shelfsync_core::{
+    ApiKeyId, ConnectionId, JobId, ListingId, ProductId, TenantId, UserId, VariantId,
+};
 use uuid::Uuid;
 
 /// Who is making a change and under which request: every write records it.
@@ -805,4 +807,140 @@ pub struct RuleRecord {
     pub rule: shelfsync_core::rules::Rule,
     pub created_at: DateTime<Utc>,
     pub updated_at: DateTime<Utc>,
+}
+
+/// The queue webhook deliveries and order polls are worked from.
+pub const WEBHOOK_QUEUE: &str = "webhook";
+/// The job that applies one stored webhook delivery (or polled order).
+pub const WEBHOOK_APPLY_JOB: &str = "webhook.apply";
+/// The job that applies one Clerk delivery (users, organisations).
+pub const CLERK_APPLY_JOB: &str = "clerk.apply";
+/// The job that reads one connection's recent orders.
+pub const ORDERS_POLL_JOB: &str = "orders.poll";
+/// The repeatable job that enqueues an `orders.poll` per active connection.
+pub const ORDERS_POLL_ALL_JOB: &str = "orders.poll_all";
+
+impl NewJob {
+    /// Apply stored delivery `log_id`. Ahead of routine work: a sale
+    /// waiting here is stock the other channels still show.
+    pub fn webhook_apply(tenant: Option<TenantId>, log_id: Uuid, max_attempts: i32) -> Self {
+        Self {
+            tenant,
+            payload: serde_json::json!({ "log_id": log_id }),
+            priority: 50,
+            ..Self::new(WEBHOOK_QUEUE, WEBHOOK_APPLY_JOB, max_attempts)
+        }
+    }
+
+    /// Poll one connection's orders; one waiting poll per connection.
+    pub fn orders_poll(tenant: TenantId, connection: ConnectionId, max_attempts: i32) -> Self {
+        Self {
+            tenant: Some(tenant),
+            dedupe_key: Some(format!("orders:{connection}")),
+            payload: serde_json::json!({ "connection_id": connection }),
+            ..Self::new(WEBHOOK_QUEUE, ORDERS_POLL_JOB, max_attempts)
+        }
+    }
+}
+
+/// A verified webhook delivery (or a polled order) to store before it is
+/// acknowledged.
+#[derive(Debug, Clone)]
+pub struct NewWebhookLog {
+    pub id: Uuid,
+    /// `None` for deliveries that belong to no tenant yet (Clerk's).
+    pub tenant: Option<TenantId>,
+    pub connection: Option<ConnectionId>,
+    /// `shopify`, `woocommerce`, …, `standard`, `clerk`.
+    pub platform: String,
+    /// The platform's id for the event: a second delivery of it is acknowledged and ignored.
+    pub event_id: Option<String>,
+    pub topic: Option<String>,
+    /// Request headers with signatures and credentials left out.
+    pub headers: serde_json::Value,
+    pub body: Vec<u8>,
+    pub platform_timestamp: Option<DateTime<Utc>>,
+    /// What the receiver parsed, for the worker to act on.
+    pub event: Option<serde_json::Value>,
+    /// `webhook`, or `poll` for orders found by polling.
+    pub source: String,
+    /// Claim this nonce in `webhook_nonces` for the replay window (embedded
+    /// mode; scaled mode claims it in Redis first and passes `None`).
+    pub nonce: Option<String>,
+    /// The job that applies it, enqueued in the same transaction.
+    pub job: Option<NewJob>,
+}
+
+/// What became of one delivery offered to the log.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum WebhookAcceptance {
+    /// Stored (and its job enqueued).
+    Stored,
+    /// Its event id was stored before: acknowledged, not stored again.
+    Duplicate,
+    /// Its nonce was claimed inside the replay window: refused.
+    Replayed,
+}
+
+/// A stored delivery, as the worker and `/v1/webhook-logs` see it.
+#[derive(Debug, Clone, Serialize, utoipa::ToSchema)]
+pub struct WebhookLogRecord {
+    pub id: Uuid,
+    pub tenant_id: Option<TenantId>,
+    pub connection_id: Option<ConnectionId>,
+    pub platform: String,
+    pub event_id: Option<String>,
+    pub topic: Option<String>,
+    pub source: String,
+    /// received, processed, ignored, unmatched or failed.
+    pub status: String,
+    pub error: Option<String>,
+    pub received_at: DateTime<Utc>,
+    pub platform_timestamp: Option<DateTime<Utc>>,
+    pub processed_at: Option<DateTime<Utc>>,
+    #[serde(skip)]
+    pub event: Option<serde_json::Value>,
+    #[serde(skip)]
+    pub headers: serde_json::Value,
+    #[serde(skip)]
+    pub body: Vec<u8>,
+}
+
+/// Filters and position for listing webhook logs.
+#[derive(Debug, Clone, Default)]
+pub struct WebhookLogQuery {
+    pub after: Option<Uuid>,
+    pub limit: i64,
+    pub status: Option<String>,
+    pub connection: Option<ConnectionId>,
+}
+
+/// One order line, as the channel named it.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize, utoipa::ToSchema)]
+pub struct OrderLineRef {
+    pub sku: Option<String>,
+    pub external_variant_id: Option<String>,
+    pub quantity: i64,
+}
+
+/// Whether an order was placed or called off.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum OrderEvent {
+    Placed,
+    /// Cancelled or refunded.
+    Cancelled,
+}
+
+/// What applying an order event did.
+#[derive(Debug, Clone, PartialEq, Eq, Default)]
+pub struct OrderApplied {
+    /// Variants whose stock moved, with the change (negative for a sale).
+    pub moved: Vec<(VariantId, i64)>,
+    /// Lines no listing or SKU matched.
+    pub unmatched: Vec<OrderLineRef>,
+    /// Units sold that the master no longer had (stock stops at zero).
+    pub oversold: i64,
+    /// The event had already been applied, or its cancellation came first:
+    /// nothing moved.
+    pub already: bool,
 }

@@ -27,7 +27,7 @@ use serde::Deserialize;
 
 use crate::error::WebhookError;
 use crate::model::{ChannelOrder, WebhookEvent, WebhookKind};
-use crate::signature;
+use crate::standard_webhooks::{self, HeaderNames, SigningSecret};
 
 /// The HMAC key of a signing secret: the base64 after `whsec_`, decoded.
 /// A secret that is not base64 is used as it is, so a secret typed by hand
@@ -50,13 +50,6 @@ struct Payload {
     shop_id: Option<serde_json::Value>,
 }
 
-fn header<'a>(headers: &'a HeaderMap, name: &'static str) -> Result<&'a str, WebhookError> {
-    headers
-        .get(name)
-        .and_then(|v| v.to_str().ok())
-        .ok_or(WebhookError::MissingHeader(name))
-}
-
 /// Check a delivery's signature with `secret` and parse it for `shop_id`.
 /// Etsy sends one app's events for every shop to the same endpoint, so an
 /// event for another shop is refused here rather than applied to this one.
@@ -66,34 +59,9 @@ pub fn verify(
     headers: &HeaderMap,
     body: &[u8],
 ) -> Result<WebhookEvent, WebhookError> {
-    let id = header(headers, "webhook-id")?;
-    let timestamp = header(headers, "webhook-timestamp")?;
-    let signatures = header(headers, "webhook-signature")?;
-    let key = signing_key(secret);
-    let mut signed = Vec::with_capacity(id.len() + timestamp.len() + body.len() + 2);
-    signed.extend_from_slice(id.as_bytes());
-    signed.push(b'.');
-    signed.extend_from_slice(timestamp.as_bytes());
-    signed.push(b'.');
-    signed.extend_from_slice(body);
-    let valid = signatures.split(' ').any(|entry| {
-        // Only version 1 is defined; an entry without a version is read as v1.
-        let sig = match entry.split_once(',') {
-            Some(("v1", sig)) => sig,
-            Some(_) => return false,
-            None => entry,
-        };
-        !sig.is_empty() && signature::verify_base64(&key, &signed, sig)
-    });
-    if !valid {
-        return Err(WebhookError::BadSignature);
-    }
-    let occurred_at = timestamp
-        .trim()
-        .parse::<i64>()
-        .ok()
-        .and_then(|s| chrono::DateTime::from_timestamp(s, 0))
-        .ok_or_else(|| WebhookError::Malformed("webhook-timestamp is not epoch seconds".into()))?;
+    let secret = SigningSecret::from_bytes(&signing_key(secret));
+    let verified = standard_webhooks::verify(&[secret], HeaderNames::STANDARD, headers, body)?;
+    let (id, occurred_at) = (verified.id, verified.timestamp);
     let payload: Payload =
         serde_json::from_slice(body).map_err(|e| WebhookError::Malformed(e.to_string()))?;
     let event_shop = payload.shop_id.as_ref().and_then(|v| match v {
@@ -135,7 +103,7 @@ pub fn verify(
         _ => WebhookKind::Other,
     };
     Ok(WebhookEvent {
-        event_id: id.to_owned(),
+        event_id: id,
         topic: payload.event_type,
         occurred_at: Some(occurred_at),
         kind,
@@ -160,7 +128,7 @@ mod tests {
         msg.extend_from_slice(body);
         format!(
             "v1,{}",
-            signature::hmac_sha256_base64(&signing_key(secret), &msg)
+            crate::signature::hmac_sha256_base64(&signing_key(secret), &msg)
         )
     }
 

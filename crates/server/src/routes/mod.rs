@@ -9,5 +9,8 @@ pub mod health;
 pub mod listings;
 pub mod products;
 pub mod rules;
+pub mod settings;
 pub mod sync;
 pub mod variants;
+pub mod webhook_logs;
+pub mod webhooks;

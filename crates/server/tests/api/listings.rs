@@ -19,38 +19,14 @@ backend_tests!(
 );
 
 /// A WooCommerce connection, made through the API, to a fresh simulated store.
-async fn connect_woo(app: &TestApp, store: &str) -> String {
-    let creds = app.sim.create_account("woocommerce", store, None);
-    connect_woo_with(app, store, &creds.consumer_key, &creds.consumer_secret).await
-}
-
 async fn connect_woo_with(app: &TestApp, store: &str, key: &str, secret: &str) -> String {
-    let response = app
-        .post(
-            "/v1/connections",
-            &json!({
-                "platform": "woocommerce",
-                "name": format!("Woo {store}"),
-                "account": store,
-                "credentials": {"consumer_key": key, "consumer_secret": secret}
-            }),
-        )
-        .await;
-    assert_eq!(response.status(), StatusCode::CREATED);
-    let body: Value = response.json().await.unwrap();
-    body["id"].as_str().unwrap().to_owned()
-}
-
-async fn sim_products(app: &TestApp, store: &str) -> Vec<Value> {
-    reqwest::get(format!(
-        "{}/_sim/woocommerce/{store}/listings",
-        app.sim.url()
-    ))
+    app.connect(&json!({
+        "platform": "woocommerce",
+        "name": format!("Woo {store}"),
+        "account": store,
+        "credentials": {"consumer_key": key, "consumer_secret": secret}
+    }))
     .await
-    .unwrap()
-    .json()
-    .await
-    .unwrap()
 }
 
 /// Polls the connection's listings until every one is `synced`.
@@ -85,7 +61,7 @@ fn ids(values: &[Value]) -> Vec<String> {
 }
 
 async fn publish_lists_every_variant_and_the_worker_creates_them(app: TestApp) {
-    let connection = connect_woo(&app, "store1").await;
+    let connection = app.connect_woo("store1").await;
     let mut products = Vec::new();
     for n in 0..3 {
         let body = product_body(&format!("Tee {n}"), &format!("PUB-{n}"), 2);
@@ -123,7 +99,7 @@ async fn publish_lists_every_variant_and_the_worker_creates_them(app: TestApp) {
 
     // The worker creates the three products, and the listings carry their ids.
     let synced = until_synced(&app, &connection, 6).await;
-    let channel = sim_products(&app, "store1").await;
+    let channel = app.sim_listings("woocommerce", "store1").await;
     assert_eq!(channel.len(), 3, "{channel:#?}");
     for listing in &synced {
         let sku = listing["sku"].as_str().unwrap();
@@ -164,7 +140,7 @@ async fn publish_lists_every_variant_and_the_worker_creates_them(app: TestApp) {
     second.sort();
     assert_eq!(first, second);
     until_synced(&app, &connection, 6).await;
-    assert_eq!(sim_products(&app, "store1").await.len(), 3);
+    assert_eq!(app.sim_listings("woocommerce", "store1").await.len(), 3);
 
     // Cursor pagination over the six, filtered by product and status.
     let page: Value = app
@@ -243,12 +219,12 @@ async fn publish_lists_every_variant_and_the_worker_creates_them(app: TestApp) {
         .await;
     assert_eq!(response.status(), StatusCode::OK);
     until_synced(&app, &connection, 6).await;
-    assert_eq!(sim_products(&app, "store1").await.len(), 3);
+    assert_eq!(app.sim_listings("woocommerce", "store1").await.len(), 3);
     workers.shutdown().await;
 }
 
 async fn link_attaches_to_the_channels_items_without_duplicates(app: TestApp) {
-    let connection = connect_woo(&app, "store2").await;
+    let connection = app.connect_woo("store2").await;
     // The merchant already sells on this store: a variable product with two
     // sizes and a simple product, created there before Shelfsync.
     let hub = app.state.channels.as_ref().unwrap();
@@ -281,7 +257,7 @@ async fn link_attaches_to_the_channels_items_without_duplicates(app: TestApp) {
     .unwrap();
     let created = channel.upsert_products(&existing).await.unwrap();
     assert!(created.iter().all(|o| o.result.is_ok()), "{created:?}");
-    let before = sim_products(&app, "store2").await;
+    let before = app.sim_listings("woocommerce", "store2").await;
     assert_eq!(before.len(), 2);
     let place = |sku: &str| -> (String, String) {
         before
@@ -369,7 +345,7 @@ async fn link_attaches_to_the_channels_items_without_duplicates(app: TestApp) {
         assert_eq!(listing["external_product_id"], product.as_str());
         assert_eq!(listing["external_variant_id"], variant.as_str());
     }
-    let after = sim_products(&app, "store2").await;
+    let after = app.sim_listings("woocommerce", "store2").await;
     assert_eq!(after.len(), 2, "no duplicate was created: {after:#?}");
     let mut titles: Vec<&str> = after.iter().map(|p| p["title"].as_str().unwrap()).collect();
     titles.sort();
@@ -387,7 +363,7 @@ async fn link_attaches_to_the_channels_items_without_duplicates(app: TestApp) {
 }
 
 async fn listings_are_invisible_to_other_tenants(app: TestApp) {
-    let connection = connect_woo(&app, "store3").await;
+    let connection = app.connect_woo("store3").await;
     let product = app.create_product(&product_body("Tee", "ISO", 1)).await;
     let published: Value = app
         .post(
@@ -485,7 +461,7 @@ async fn listings_are_invisible_to_other_tenants(app: TestApp) {
 }
 
 async fn bad_requests_get_problem_documents(app: TestApp) {
-    let connection = connect_woo(&app, "store4").await;
+    let connection = app.connect_woo("store4").await;
     let product = app.create_product(&product_body("Tee", "BAD", 1)).await;
     let cases = [
         (

@@ -15,3 +15,4 @@ mod listings;
 mod rate_limit;
 mod rules;
 mod sync;
+mod webhooks;

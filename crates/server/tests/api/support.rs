@@ -207,10 +207,22 @@ impl TestApp {
     /// API, with short polls and back-offs for tests. Shut the handle down
     /// at the end of the test.
     pub async fn start_workers(&self) -> shelfsync_runtime::RuntimeHandle {
+        use shelfsync_runtime::WorkerKind;
+        self.start_workers_of(&[WorkerKind::Outbox, WorkerKind::Sync], false)
+            .await
+    }
+
+    /// Starts `kinds` of worker; with `reconcile`, product edits arriving by
+    /// webhook are settled (and scheduled reconciliations run).
+    pub async fn start_workers_of(
+        &self,
+        kinds: &[shelfsync_runtime::WorkerKind],
+        reconcile: bool,
+    ) -> shelfsync_runtime::RuntimeHandle {
         use std::time::Duration;
 
         use shelfsync_runtime::push::ChannelPush;
-        use shelfsync_runtime::{Backoff, Runtime, RuntimeConfig, WorkerKind};
+        use shelfsync_runtime::{Backoff, Reconciler, Runtime, RuntimeConfig};
 
         let hub = self
             .state
@@ -233,12 +245,53 @@ impl TestApp {
             self.store.clone(),
             self.state.wakeups.clone(),
             config,
-            &[WorkerKind::Outbox, WorkerKind::Sync],
+            kinds,
             std::sync::Arc::new(ChannelPush::new(hub.clone())),
-            None,
+            reconcile.then(|| std::sync::Arc::new(Reconciler::new(hub.clone(), 5))),
         )
         .with_channels(hub)
         .start()
+        .await
+        .unwrap()
+    }
+
+    /// Connects a channel through the API; the new connection's id.
+    pub async fn connect(&self, body: &Value) -> String {
+        let response = self.post("/v1/connections", body).await;
+        let status = response.status();
+        let body: Value = response.json().await.unwrap();
+        assert_eq!(status, 201, "connect failed: {body}");
+        body["id"].as_str().unwrap().to_owned()
+    }
+
+    /// A simulated WooCommerce store `store`, connected with its keys.
+    pub async fn connect_woo(&self, store: &str) -> String {
+        let creds = self.sim.create_account("woocommerce", store, None);
+        self.connect_woo_with(&creds).await
+    }
+
+    /// The simulated WooCommerce store `creds` are for, connected with them.
+    pub async fn connect_woo_with(&self, creds: &shelfsync_sim::AccountCredentials) -> String {
+        let store = &creds.account;
+        self.connect(&json!({
+            "platform": "woocommerce",
+            "name": format!("Woo {store}"),
+            "account": store,
+            "credentials": {"consumer_key": creds.consumer_key, "consumer_secret": creds.consumer_secret},
+            "webhook_secret": creds.webhook_secret,
+        }))
+        .await
+    }
+
+    /// What the simulated `platform` account holds.
+    pub async fn sim_listings(&self, platform: &str, account: &str) -> Vec<Value> {
+        reqwest::get(format!(
+            "{}/_sim/{platform}/{account}/listings",
+            self.sim.url()
+        ))
+        .await
+        .unwrap()
+        .json()
         .await
         .unwrap()
     }

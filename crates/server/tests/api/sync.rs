@@ -16,39 +16,9 @@ backend_tests!(
     bad_sync_requests_are_refused,
 );
 
-async fn connect_woo(app: &TestApp, store: &str) -> String {
-    let creds = app.sim.create_account("woocommerce", store, None);
-    let response = app
-        .post(
-            "/v1/connections",
-            &json!({
-                "platform": "woocommerce",
-                "name": "Woo",
-                "account": store,
-                "credentials": {"consumer_key": creds.consumer_key, "consumer_secret": creds.consumer_secret}
-            }),
-        )
-        .await;
-    assert_eq!(response.status(), StatusCode::CREATED);
-    let body: Value = response.json().await.unwrap();
-    body["id"].as_str().unwrap().to_owned()
-}
-
-async fn sim_products(app: &TestApp, store: &str) -> Vec<Value> {
-    reqwest::get(format!(
-        "{}/_sim/woocommerce/{store}/listings",
-        app.sim.url()
-    ))
-    .await
-    .unwrap()
-    .json()
-    .await
-    .unwrap()
-}
-
 /// Two products (three variants) published to a fresh store.
 async fn publish_two(app: &TestApp, store: &str) -> (String, Vec<String>) {
-    let connection = connect_woo(app, store).await;
+    let connection = app.connect_woo(store).await;
     let tee = app.create_product(&product_body("Tee", "TEE", 2)).await;
     let cap = app.create_product(&product_body("Cap", "CAP", 1)).await;
     let products = vec![
@@ -80,7 +50,7 @@ async fn dry_run(app: &TestApp, connection: &str) -> Value {
 async fn until(app: &TestApp, store: &str, what: &str, done: impl Fn(&[Value]) -> bool) {
     let deadline = Instant::now() + Duration::from_secs(20);
     loop {
-        let held = sim_products(app, store).await;
+        let held = app.sim_listings("woocommerce", store).await;
         if done(&held) {
             return;
         }
@@ -122,7 +92,7 @@ async fn a_dry_run_plans_what_the_run_then_sends(app: TestApp) {
         app.sim.stats("woocommerce", "dry1").requests - before,
         reads
     );
-    assert!(sim_products(&app, "dry1").await.is_empty());
+    assert!(app.sim_listings("woocommerce", "dry1").await.is_empty());
 
     // The log says it was a dry run.
     let logs: Value = app
@@ -240,7 +210,7 @@ async fn a_rule_change_reaches_the_channel(app: TestApp) {
 }
 
 async fn bad_sync_requests_are_refused(app: TestApp) {
-    let connection = connect_woo(&app, "bad1").await;
+    let connection = app.connect_woo("bad1").await;
     let (status, body) = problem(
         app.post(
             "/v1/sync",

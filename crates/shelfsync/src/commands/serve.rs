@@ -1,6 +1,7 @@
 //! `shelfsync serve` and `shelfsync api`.
 
 use anyhow::Context;
+use shelfsync_channels::standard_webhooks::SigningSecret;
 use shelfsync_runtime::WorkerKind;
 use shelfsync_server::auth::api_key;
 use shelfsync_server::auth::clerk::ClerkConfig;
@@ -31,6 +32,13 @@ pub async fn run(global: &GlobalOptions, opts: ServeOptions, role: Role) -> anyh
             authorized_parties: opts.clerk_authorized_parties,
         }),
         public_url: opts.public_url.clone(),
+        max_webhook_bytes: opts.max_webhook_bytes,
+        clerk_webhook_secrets: opts
+            .clerk_webhook_signing_secret
+            .iter()
+            .map(|s| SigningSecret::parse(s.trim()))
+            .collect::<Result<_, _>>()
+            .map_err(|_| anyhow::anyhow!("CLERK_WEBHOOK_SIGNING_SECRET is not a whsec_ secret"))?,
         ..ServerConfig::default()
     };
     let hub = super::channels::hub(global, &store).await?;

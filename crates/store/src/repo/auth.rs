@@ -287,3 +287,95 @@ pub async fn ensure_bootstrap_key(
 pub async fn bootstrap_tenant(pool: &Pool) -> StoreResult<Option<TenantId>> {
     tenant_by_external_ref(pool, BOOTSTRAP_REF).await
 }
+
+/// The tenant created for a Clerk user or organisation, made if missing.
+pub async fn ensure_tenant(
+    pool: &Pool,
+    external_ref: &str,
+    name: &str,
+    now: DateTime<Utc>,
+) -> StoreResult<TenantId> {
+    if let Some(found) = tenant_by_external_ref(pool, external_ref).await? {
+        return Ok(found);
+    }
+    let mut tx = pool.begin_with(BEGIN_WRITE).await?;
+    // Another delivery may have made it since the read above.
+    let raced: Option<Uuid> = sqlx::query_scalar("SELECT id FROM tenants WHERE external_ref = $1")
+        .bind(external_ref)
+        .fetch_optional(&mut *tx)
+        .await?;
+    let id = match raced {
+        Some(id) => TenantId::from_uuid(id),
+        None => insert_tenant(&mut tx, name, Some(external_ref), now).await?,
+    };
+    tx.commit().await?;
+    Ok(id)
+}
+
+/// Removes the tenant made for a Clerk user or organisation, with
+/// everything it owns. Whether there was one.
+pub async fn delete_tenant_by_external_ref(pool: &Pool, external_ref: &str) -> StoreResult<bool> {
+    let mut tx = pool.begin_with(BEGIN_WRITE).await?;
+    let id: Option<Uuid> = sqlx::query_scalar("SELECT id FROM tenants WHERE external_ref = $1")
+        .bind(external_ref)
+        .fetch_optional(&mut *tx)
+        .await?;
+    let Some(id) = id else {
+        return Ok(false);
+    };
+    // Rows kept without a foreign key (history, audit, events, jobs) go too.
+    for table in [
+        "inventory_history",
+        "audit_log",
+        "outbox_events",
+        "jobs",
+        "webhook_logs",
+        "sync_logs",
+        "product_conflicts",
+        "idempotency_keys",
+        "platform_listings",
+        "channel_writes",
+        "rate_limit_tracking",
+    ] {
+        sqlx::query(AssertSqlSafe(format!(
+            "DELETE FROM {table} WHERE tenant_id = $1"
+        )))
+        .bind(id)
+        .execute(&mut *tx)
+        .await?;
+    }
+    sqlx::query("DELETE FROM tenants WHERE id = $1")
+        .bind(id)
+        .execute(&mut *tx)
+        .await?;
+    tx.commit().await?;
+    Ok(true)
+}
+
+/// Removes a Clerk user's row (their API keys go with it). Whether there was one.
+pub async fn delete_user_by_external_id(pool: &Pool, external_id: &str) -> StoreResult<bool> {
+    Ok(sqlx::query("DELETE FROM users WHERE external_id = $1")
+        .bind(external_id)
+        .execute(pool)
+        .await?
+        .rows_affected()
+        > 0)
+}
+
+/// Takes a Clerk user out of an organisation's tenant: their row goes if it
+/// points there (a user acts for one tenant at a time). Whether it did.
+pub async fn remove_membership(
+    pool: &Pool,
+    external_user: &str,
+    organisation: &str,
+) -> StoreResult<bool> {
+    Ok(sqlx::query(
+        "DELETE FROM users WHERE external_id = $1 AND tenant_id IN (SELECT id FROM tenants WHERE external_ref = $2)",
+    )
+    .bind(external_user)
+    .bind(organisation)
+    .execute(pool)
+    .await?
+    .rows_affected()
+        > 0)
+}

@@ -52,6 +52,36 @@ pub(crate) async fn synced_listings(
     rows.iter().map(pending_listing_from_row).collect()
 }
 
+/// The synced listings of the channel items `external_product_ids` (what a
+/// channel's product webhook is about), with the rest of their products'
+/// listings on the connection.
+pub(crate) async fn synced_listings_for_items(
+    pool: &Pool,
+    tenant: TenantId,
+    connection: ConnectionId,
+    external_product_ids: &[String],
+) -> StoreResult<Vec<PendingListing>> {
+    if external_product_ids.is_empty() {
+        return Ok(Vec::new());
+    }
+    let mut qb = QueryBuilder::<DB>::new(format!(
+        "SELECT {PENDING_COLUMNS} FROM platform_listings WHERE tenant_id = "
+    ));
+    qb.push_bind(tenant.as_uuid())
+        .push(" AND connection_id = ")
+        .push_bind(connection.as_uuid())
+        .push(" AND status = 'synced' AND product_id IN (SELECT product_id FROM platform_listings WHERE connection_id = ")
+        .push_bind(connection.as_uuid())
+        .push(" AND external_product_id IN (");
+    let mut ids = qb.separated(", ");
+    for id in external_product_ids {
+        ids.push_bind(id.clone());
+    }
+    ids.push_unseparated(")) ORDER BY product_id, id");
+    let rows = qb.build().fetch_all(pool).await?;
+    rows.iter().map(pending_listing_from_row).collect()
+}
+
 /// Every active connection of every tenant: what `reconcile.all` visits.
 pub(crate) async fn active_connections(pool: &Pool) -> StoreResult<Vec<(TenantId, ConnectionId)>> {
     let rows = sqlx::query(

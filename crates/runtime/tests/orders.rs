@@ -1,0 +1,290 @@
+//! Orders move stock once per order, whichever way and in whichever order
+//! their events arrive; polling finds orders through the same path.
+
+use std::sync::Arc;
+use std::time::{Duration, Instant};
+
+use serde_json::json;
+use shelfsync_channels::{ChannelDeps, ConnectionSecrets, Credentials};
+use shelfsync_core::catalog::NewProduct;
+use shelfsync_core::vault::{ExposeSecret, KeyRing};
+use shelfsync_core::{ConnectionId, Platform, TenantId, VariantId};
+use shelfsync_runtime::connections::{ChannelHub, ChannelSettings};
+use shelfsync_runtime::push::ChannelPush;
+use shelfsync_runtime::{Backoff, Reconciler, Runtime, RuntimeConfig, Wakeups, WorkerKind};
+use shelfsync_sim::Simulator;
+use shelfsync_store::{
+    NewConnection, NewJob, OrderEvent, OrderLineRef, Store, WEBHOOK_QUEUE, WebhookLogQuery,
+    WriteContext,
+};
+use shelfsync_testkit::{TestDatabase, backend_tests};
+
+backend_tests!(
+    orders_move_stock_once_in_any_order,
+    polled_orders_take_the_webhook_path_once
+);
+
+fn line(sku: &str, quantity: i64) -> Vec<OrderLineRef> {
+    vec![OrderLineRef {
+        sku: Some(sku.into()),
+        external_variant_id: None,
+        quantity,
+    }]
+}
+
+async fn stock(store: &Store, tenant: TenantId, variant: VariantId) -> i64 {
+    store
+        .get_variant(tenant, variant)
+        .await
+        .unwrap()
+        .unwrap()
+        .inventory_quantity
+}
+
+/// A tenant with one product (`sku`, `quantity` in stock) and a
+/// WooCommerce connection `account` on `sim`.
+async fn shop(
+    store: &Store,
+    hub: &ChannelHub,
+    sim: &Simulator,
+    account: &str,
+    sku: &str,
+    quantity: i64,
+) -> (TenantId, ConnectionId, VariantId, shelfsync_core::ProductId) {
+    let creds = sim.create_account("woocommerce", account, None);
+    let tenant = store.create_tenant("Shop", None).await.unwrap();
+    let ctx = WriteContext::new(tenant, "test");
+    let product: NewProduct = serde_json::from_value(json!({
+        "title": "Mug",
+        "variants": [{ "sku": sku, "price": "12.00", "inventory_quantity": quantity }]
+    }))
+    .unwrap();
+    let product = store.create_product(&ctx, &product).await.unwrap();
+    let id = ConnectionId::new();
+    let secrets = ConnectionSecrets {
+        credentials: Credentials::ConsumerKey {
+            key: creds.consumer_key.clone().into(),
+            secret: creds.consumer_secret.clone().into(),
+        },
+        webhook_secret: None,
+    };
+    store
+        .create_connection(&NewConnection {
+            id,
+            tenant,
+            platform: "woocommerce".into(),
+            name: "Woo".into(),
+            account: Some(format!("{}/{account}", sim.base("woocommerce"))),
+            settings: json!({}),
+            credentials: Some(hub.seal(tenant, id, &secrets)),
+            token_expires_at: None,
+        })
+        .await
+        .unwrap();
+    (tenant, id, product.variants[0].id, product.id)
+}
+
+async fn world(db: &TestDatabase) -> (Simulator, ChannelHub) {
+    let sim = Simulator::start("127.0.0.1:0".parse().unwrap())
+        .await
+        .unwrap();
+    let mut settings = ChannelSettings::default();
+    settings.bases.insert(
+        Platform::WooCommerce,
+        sim.base("woocommerce").parse().unwrap(),
+    );
+    let keys = KeyRing::generate_entry("k1");
+    let hub = ChannelHub::new(
+        db.store.clone(),
+        Arc::new(KeyRing::parse(keys.expose_secret()).unwrap()),
+        ChannelDeps::local(),
+        settings,
+    );
+    (sim, hub)
+}
+
+async fn orders_move_stock_once_in_any_order(db: TestDatabase) {
+    let (sim, hub) = world(&db).await;
+    let store = &db.store;
+    let (tenant, conn, variant, _) = shop(store, &hub, &sim, "orders1", "MUG-1", 10).await;
+    let apply = |id: &'static str, lines: Vec<OrderLineRef>, event: OrderEvent| {
+        let store = store.clone();
+        async move {
+            store
+                .apply_channel_order(tenant, conn, "woocommerce", id, &lines, event)
+                .await
+                .unwrap()
+        }
+    };
+
+    let placed = apply("A", line("MUG-1", 3), OrderEvent::Placed).await;
+    assert_eq!(placed.moved, vec![(variant, -3)]);
+    assert_eq!(stock(store, tenant, variant).await, 7);
+    assert!(
+        apply("A", line("MUG-1", 3), OrderEvent::Placed)
+            .await
+            .already
+    );
+    assert_eq!(stock(store, tenant, variant).await, 7);
+    let cancelled = apply("A", line("MUG-1", 3), OrderEvent::Cancelled).await;
+    assert_eq!(cancelled.moved, vec![(variant, 3)]);
+    assert_eq!(stock(store, tenant, variant).await, 10);
+    assert!(
+        apply("A", line("MUG-1", 3), OrderEvent::Cancelled)
+            .await
+            .already
+    );
+    assert_eq!(stock(store, tenant, variant).await, 10);
+
+    // The cancellation overtakes its order: neither moves stock.
+    let early = apply("B", line("MUG-1", 4), OrderEvent::Cancelled).await;
+    assert!(early.moved.is_empty());
+    assert!(
+        apply("B", line("MUG-1", 4), OrderEvent::Placed)
+            .await
+            .already
+    );
+    assert_eq!(stock(store, tenant, variant).await, 10);
+
+    // The same new order delivered many times at once: taken once.
+    let racing: Vec<_> = (0..12)
+        .map(|_| tokio::spawn(apply("C", line("MUG-1", 2), OrderEvent::Placed)))
+        .collect();
+    let mut applied = 0;
+    for task in racing {
+        if !task.await.unwrap().already {
+            applied += 1;
+        }
+    }
+    assert_eq!(applied, 1);
+    assert_eq!(stock(store, tenant, variant).await, 8);
+
+    // Unknown SKUs are recorded; a sale beyond stock stops at zero.
+    let mixed = vec![
+        OrderLineRef {
+            sku: Some("NOT-OURS".into()),
+            external_variant_id: Some("999".into()),
+            quantity: 1,
+        },
+        line("MUG-1", 20).remove(0),
+    ];
+    let done = apply("D", mixed, OrderEvent::Placed).await;
+    assert_eq!(done.unmatched.len(), 1);
+    assert_eq!(done.unmatched[0].sku.as_deref(), Some("NOT-OURS"));
+    assert_eq!(done.oversold, 12);
+    assert_eq!(stock(store, tenant, variant).await, 0);
+    // Its cancellation gives back what was taken, not what was ordered.
+    apply("D", Vec::new(), OrderEvent::Cancelled).await;
+    assert_eq!(stock(store, tenant, variant).await, 8);
+
+    // With restocking off, a cancellation leaves stock where it is.
+    store
+        .set_restock_on_cancel(&WriteContext::new(tenant, "test"), false)
+        .await
+        .unwrap();
+    apply("E", line("MUG-1", 5), OrderEvent::Placed).await;
+    let kept = apply("E", line("MUG-1", 5), OrderEvent::Cancelled).await;
+    assert!(kept.moved.is_empty());
+    assert_eq!(stock(store, tenant, variant).await, 3);
+}
+
+async fn polled_orders_take_the_webhook_path_once(db: TestDatabase) {
+    let (sim, hub) = world(&db).await;
+    let store = db.store.clone();
+    let (tenant, conn, variant, product) = shop(&store, &hub, &sim, "polled1", "POLL-1", 10).await;
+    store
+        .upsert_listing(tenant, conn, product, variant)
+        .await
+        .unwrap();
+    let wakeups = match &db.redis_url {
+        Some(url) => Wakeups::redis(url).unwrap(),
+        None => Wakeups::local(),
+    };
+    let config = RuntimeConfig {
+        lease: Duration::from_secs(5),
+        poll: Duration::from_millis(200),
+        grace: Duration::from_secs(5),
+        heartbeat: Duration::from_millis(200),
+        max_attempts: 5,
+        backoff: Backoff {
+            base: Duration::from_millis(200),
+            max: Duration::from_secs(2),
+        },
+        ..RuntimeConfig::default()
+    };
+    let runtime = Runtime::standard(
+        store.clone(),
+        wakeups.clone(),
+        config,
+        &[WorkerKind::Outbox, WorkerKind::Sync, WorkerKind::Webhook],
+        Arc::new(ChannelPush::new(hub.clone())),
+        Some(Arc::new(Reconciler::new(hub.clone(), 5))),
+    )
+    .start()
+    .await
+    .unwrap();
+    wakeups.wake(shelfsync_runtime::OUTBOX_QUEUE).await;
+    let deadline = Instant::now() + Duration::from_secs(30);
+    let until = |what: &'static str, done: bool| {
+        assert!(Instant::now() < deadline, "timed out waiting for {what}");
+        done
+    };
+    while !until("the first push", !sim_listing_skus(&sim).await.is_empty()) {
+        tokio::time::sleep(Duration::from_millis(100)).await;
+    }
+
+    // A sale on the channel, which sends no webhook here: found by polling.
+    let reply = reqwest::Client::new()
+        .post(format!("{}/_sim/woocommerce/polled1/orders", sim.url()))
+        .json(&json!({"lines": [{"sku": "POLL-1", "quantity": 2}]}))
+        .send()
+        .await
+        .unwrap();
+    assert!(
+        reply.status().is_success(),
+        "{}",
+        reply.text().await.unwrap()
+    );
+    let poll = NewJob::orders_poll(tenant, conn, 5);
+    store
+        .enqueue_jobs(std::slice::from_ref(&poll))
+        .await
+        .unwrap();
+    wakeups.wake(WEBHOOK_QUEUE).await;
+    while !until("the polled sale", stock(&store, tenant, variant).await == 8) {
+        tokio::time::sleep(Duration::from_millis(100)).await;
+    }
+
+    // Polling again reads the same order: a duplicate, stock unchanged.
+    store.enqueue_jobs(&[poll]).await.unwrap();
+    wakeups.wake(WEBHOOK_QUEUE).await;
+    tokio::time::sleep(Duration::from_secs(2)).await;
+    assert_eq!(stock(&store, tenant, variant).await, 8);
+    let logs = store
+        .list_webhook_logs(
+            tenant,
+            &WebhookLogQuery {
+                limit: 10,
+                ..WebhookLogQuery::default()
+            },
+        )
+        .await
+        .unwrap();
+    assert_eq!(logs.len(), 1, "{logs:?}");
+    assert_eq!(logs[0].source, "poll");
+    assert_eq!(logs[0].status, "processed");
+    runtime.shutdown().await;
+}
+
+async fn sim_listing_skus(sim: &Simulator) -> Vec<String> {
+    let held: Vec<shelfsync_sim::SimListing> =
+        reqwest::get(format!("{}/_sim/woocommerce/polled1/listings", sim.url()))
+            .await
+            .unwrap()
+            .json()
+            .await
+            .unwrap();
+    held.iter()
+        .flat_map(|l| l.variants.iter().map(|v| v.sku.clone()))
+        .collect()
+}
