@@ -538,6 +538,78 @@ async fn an_order_on_one_channel_moves_stock_on_the_others(app: TestApp) {
         .await;
     }
 
+    // A title edited on Shopify: by default the master wins and the channel
+    // is repaired; with `channel_wins` the master takes it, and so do the
+    // other channels.
+    let held = app.sim_listings("shopify", shop).await;
+    let mug_on_shop = held
+        .iter()
+        .find(|l| l["variants"][0]["sku"] == "MUG-1")
+        .unwrap()["external_id"]
+        .as_str()
+        .unwrap()
+        .replace('/', "%2F");
+    let edit_title = |title: &'static str| {
+        let url = format!(
+            "{}/_sim/shopify/{shop}/products/{mug_on_shop}",
+            app.sim.url()
+        );
+        async move {
+            let response = reqwest::Client::new()
+                .post(url)
+                .json(&json!({ "title": title }))
+                .send()
+                .await
+                .unwrap();
+            assert!(
+                response.status().is_success(),
+                "{}",
+                response.text().await.unwrap()
+            );
+        }
+    };
+    let title_on = |platform: &'static str, account: &'static str| {
+        let app = &app;
+        async move {
+            app.sim_listings(platform, account)
+                .await
+                .iter()
+                .find(|l| l["variants"][0]["sku"] == "MUG-1")
+                .map(|l| l["title"].as_str().unwrap_or_default().to_owned())
+        }
+    };
+    edit_title("Mug (edited on the shop)").await;
+    eventually("the edit repaired", || async {
+        logs(&app).await.iter().any(|l| {
+            l["topic"] == "products/update"
+                && l["status"] == "processed"
+                && l["error"]
+                    .as_str()
+                    .unwrap_or_default()
+                    .contains("repaired 1")
+        }) && title_on("shopify", shop).await.as_deref() == Some("Mug")
+    })
+    .await;
+    let response = app
+        .put(
+            "/v1/conflicts/policies",
+            &json!({"connection_id": shopify, "field": "title", "policy": "channel_wins"}),
+        )
+        .await;
+    assert!(response.status().is_success());
+    edit_title("Mug Deluxe").await;
+    eventually("the edit taken into the master", || async {
+        let product: Value = app
+            .get(&format!("/v1/products/{}", mug["id"].as_str().unwrap()))
+            .await
+            .json()
+            .await
+            .unwrap();
+        product["title"] == "Mug Deluxe"
+            && title_on("woocommerce", "orders-woo").await.as_deref() == Some("Mug Deluxe")
+    })
+    .await;
+
     // An order for a SKU the master does not know is recorded as such.
     let unknown = json!({"id": 880002, "created_at": Utc::now().to_rfc3339(),
         "line_items": [{"sku": "NOT-OURS", "quantity": 1, "variant_id": null}]});
