@@ -17,10 +17,12 @@ use std::time::{Duration, Instant};
 use async_trait::async_trait;
 use chrono::Utc;
 use shelfsync_channels::{
-    ChannelError, InventoryPush, ItemError, ProductOutcome, ProductPush, PushStatus, VariantPush,
+    Channel, ChannelError, InventoryPush, ItemError, ProductOutcome, ProductPush, PushStatus,
+    VariantPush,
 };
 use shelfsync_core::catalog::{Product, ProductStatus};
 use shelfsync_core::retry::Backoff;
+use shelfsync_core::rules::Rule;
 use shelfsync_core::{ConnectionId, ProductId, TenantId};
 use shelfsync_store::{ListingOutcome, ListingResult, NewJob, NewSyncLog, PendingListing};
 
@@ -158,145 +160,56 @@ impl ConnectionSync for ChannelPush {
             .rules_for(tenant, connection, channel.platform())
             .await
             .map_err(retry)?;
-        let limits = channel.batch_limits();
-        let mut after: Option<ProductId> = None;
+        // Rounds are pipelined: while one round's calls wait on the channel's
+        // quota, the next round is read from the database and the previous
+        // round's results are written, so the channel's budget, not our own
+        // bookkeeping, sets the pace of a long run.
+        let mut next = read_round(cx, tenant, connection, None).await?;
+        let mut finished: Vec<ListingResult> = Vec::new();
         for _ in 0..MAX_ROUNDS {
             if cx.shutdown.is_cancelled() {
+                store
+                    .record_listing_results(tenant, &finished)
+                    .await
+                    .map_err(retry)?;
                 return Err(JobError::Interrupted);
             }
-            let due = store
-                .pending_listings(tenant, connection, after, ROUND)
-                .await
-                .map_err(retry)?;
-            if due.is_empty() {
-                // Anything marked again behind `after` meanwhile woke a
-                // follow-up run (the job reruns), which starts at the front.
+            let round = next;
+            if round.due.is_empty() {
+                // Anything marked again behind the last round meanwhile woke
+                // a follow-up run (the job reruns), which starts at the front.
+                store
+                    .record_listing_results(tenant, &finished)
+                    .await
+                    .map_err(retry)?;
                 return Ok(());
             }
-            after = due.last().map(|l| l.product);
-            let mut ids: Vec<ProductId> = due.iter().map(|l| l.product).collect();
-            ids.dedup();
-            let products: HashMap<ProductId, Product> = store
-                .get_products(tenant, &ids)
-                .await
-                .map_err(retry)?
-                .into_iter()
-                .map(|p| (p.id, p))
-                .collect();
-
+            let after = round.due.last().map(|l| l.product);
             let mut results = Vec::new();
-            let mut to_send: Vec<Outgoing> = Vec::new();
-            let mut stock: Vec<StockUpdate> = Vec::new();
-            for prepared in prepare(channel.as_ref(), connection, &rules, &products, &due) {
-                let settle = |outcome: ListingOutcome| {
-                    prepared.listings.iter().map(move |l| ListingResult {
-                        id: l.id,
-                        read_at: l.updated_at,
-                        outcome: outcome.clone(),
-                    })
-                };
-                match prepared.decision {
-                    Decision::Gone => results.extend(settle(ListingOutcome::Gone)),
-                    Decision::Excluded { reason } => {
-                        results.extend(settle(ListingOutcome::Excluded { reason }))
-                    }
-                    Decision::Invalid { errors, .. } => {
-                        let error = errors
-                            .iter()
-                            .map(|e| format!("{}: {}", e.code, e.message))
-                            .collect::<Vec<_>>()
-                            .join("; ");
-                        results.extend(settle(ListingOutcome::Failed {
-                            error,
-                            next_retry_at: None,
-                        }));
-                    }
-                    Decision::Unchanged { hashes, .. } => {
-                        results.extend(prepared.listings.iter().map(|l| already_held(l, &hashes)))
-                    }
-                    Decision::Stock { hashes, levels, .. } => {
-                        for (listing, level) in prepared.listings.iter().zip(levels) {
-                            stock.push(StockUpdate {
-                                listing,
-                                level,
-                                hashes: hashes.clone(),
-                            });
-                        }
-                    }
-                    Decision::Send { push, hashes } => {
-                        let product = &products[&prepared.product];
-                        let listings = prepared
-                            .listings
-                            .iter()
-                            .map(|l| {
-                                let sku = l.variant.and_then(|id| {
-                                    product
-                                        .variants
-                                        .iter()
-                                        .find(|v| v.id == id)
-                                        .map(|v| v.sku.clone())
-                                });
-                                (*l, sku)
-                            })
-                            .collect();
-                        to_send.push(Outgoing {
-                            push,
-                            hashes,
-                            listings,
-                        });
-                    }
-                }
-            }
-
-            for chunk in to_send.chunks(limits.products.max(1)) {
-                let pushes: Vec<ProductPush> = chunk.iter().map(|o| o.push.clone()).collect();
-                let (outcome, call) = self
-                    .measured(connection, "upsert_products", pushes.len(), async {
-                        channel.upsert_products(&pushes).await
-                    })
-                    .await;
-                match outcome {
-                    Ok(outcomes) => {
-                        let failed = outcomes.iter().filter(|o| o.result.is_err()).count();
-                        for (entry, outcome) in chunk.iter().zip(outcomes.iter()) {
-                            results.extend(self.listing_results(entry, outcome));
-                        }
-                        log(cx, tenant, connection, call.failed(failed), None).await;
-                    }
-                    Err(error) => {
-                        return Err(give_up(cx, tenant, connection, call, error, &results).await);
-                    }
-                }
-            }
-
-            for chunk in stock.chunks(limits.inventory.max(1)) {
-                let levels: Vec<InventoryPush> = chunk.iter().map(|u| u.level.clone()).collect();
-                let (outcome, call) = self
-                    .measured(connection, "set_inventory", levels.len(), async {
-                        channel.set_inventory(&levels).await
-                    })
-                    .await;
-                match outcome {
-                    Ok(outcomes) => {
-                        let failed = outcomes.iter().filter(|o| o.result.is_err()).count();
-                        for (update, outcome) in chunk.iter().zip(outcomes.iter()) {
-                            results.push(match &outcome.result {
-                                Ok(()) => already_held(update.listing, &update.hashes),
-                                Err(item) => self.failed(update.listing, item),
-                            });
-                        }
-                        log(cx, tenant, connection, call.failed(failed), None).await;
-                    }
-                    Err(error) => {
-                        return Err(give_up(cx, tenant, connection, call, error, &results).await);
-                    }
-                }
-            }
-            store
-                .record_listing_results(tenant, &results)
-                .await
-                .map_err(retry)?;
+            let (to_send, stock) =
+                self.classify(channel.as_ref(), connection, &rules, &round, &mut results);
+            let (sent, upcoming, recorded) = tokio::join!(
+                self.send(
+                    cx,
+                    tenant,
+                    connection,
+                    channel.as_ref(),
+                    &to_send,
+                    &stock,
+                    &mut results
+                ),
+                read_round(cx, tenant, connection, after),
+                store.record_listing_results(tenant, &finished),
+            );
+            recorded.map_err(retry)?;
+            sent?;
+            finished = results;
+            next = upcoming?;
         }
+        store
+            .record_listing_results(tenant, &finished)
+            .await
+            .map_err(retry)?;
         // More is due than one run takes: run again once this one ends,
         // leaving the worker to other connections in between.
         store
@@ -309,6 +222,41 @@ impl ConnectionSync for ChannelPush {
             .map_err(retry)?;
         Ok(())
     }
+}
+
+/// One round's due listings and their products.
+struct Round {
+    due: Vec<PendingListing>,
+    products: HashMap<ProductId, Product>,
+}
+
+/// Reads the next round: up to [`ROUND`] products' due listings after `after`.
+async fn read_round(
+    cx: &JobContext,
+    tenant: TenantId,
+    connection: ConnectionId,
+    after: Option<ProductId>,
+) -> Result<Round, JobError> {
+    let retry = |e: shelfsync_store::StoreError| JobError::Retry(e.to_string());
+    let due = cx
+        .store
+        .pending_listings(tenant, connection, after, ROUND)
+        .await
+        .map_err(retry)?;
+    let mut ids: Vec<ProductId> = due.iter().map(|l| l.product).collect();
+    ids.dedup();
+    let products = if ids.is_empty() {
+        HashMap::new()
+    } else {
+        cx.store
+            .get_products(tenant, &ids)
+            .await
+            .map_err(retry)?
+            .into_iter()
+            .map(|p| (p.id, p))
+            .collect()
+    };
+    Ok(Round { due, products })
 }
 
 /// How a failed call is retried by the queue: after the quota's wait when
@@ -356,6 +304,143 @@ struct StockUpdate<'a> {
 }
 
 impl ChannelPush {
+    /// Decides each of the round's products: settled at once (gone,
+    /// excluded, invalid, already held) into `results`, or to be sent as a
+    /// whole product or as stock levels only.
+    fn classify<'r>(
+        &self,
+        channel: &dyn Channel,
+        connection: ConnectionId,
+        rules: &[Rule],
+        round: &'r Round,
+        results: &mut Vec<ListingResult>,
+    ) -> (Vec<Outgoing<'r>>, Vec<StockUpdate<'r>>) {
+        let mut to_send: Vec<Outgoing> = Vec::new();
+        let mut stock: Vec<StockUpdate> = Vec::new();
+        for prepared in prepare(channel, connection, rules, &round.products, &round.due) {
+            let settle = |outcome: ListingOutcome| {
+                prepared.listings.iter().map(move |l| ListingResult {
+                    id: l.id,
+                    read_at: l.updated_at,
+                    outcome: outcome.clone(),
+                })
+            };
+            match prepared.decision {
+                Decision::Gone => results.extend(settle(ListingOutcome::Gone)),
+                Decision::Excluded { reason } => {
+                    results.extend(settle(ListingOutcome::Excluded { reason }))
+                }
+                Decision::Invalid { errors, .. } => {
+                    let error = errors
+                        .iter()
+                        .map(|e| format!("{}: {}", e.code, e.message))
+                        .collect::<Vec<_>>()
+                        .join("; ");
+                    results.extend(settle(ListingOutcome::Failed {
+                        error,
+                        next_retry_at: None,
+                    }));
+                }
+                Decision::Unchanged { hashes, .. } => {
+                    results.extend(prepared.listings.iter().map(|l| already_held(l, &hashes)))
+                }
+                Decision::Stock { hashes, levels, .. } => {
+                    for (listing, level) in prepared.listings.iter().zip(levels) {
+                        stock.push(StockUpdate {
+                            listing,
+                            level,
+                            hashes: hashes.clone(),
+                        });
+                    }
+                }
+                Decision::Send { push, hashes } => {
+                    let product = &round.products[&prepared.product];
+                    let listings = prepared
+                        .listings
+                        .iter()
+                        .map(|l| {
+                            let sku = l.variant.and_then(|id| {
+                                product
+                                    .variants
+                                    .iter()
+                                    .find(|v| v.id == id)
+                                    .map(|v| v.sku.clone())
+                            });
+                            (*l, sku)
+                        })
+                        .collect();
+                    to_send.push(Outgoing {
+                        push,
+                        hashes,
+                        listings,
+                    });
+                }
+            }
+        }
+        (to_send, stock)
+    }
+
+    /// Sends a round's products and stock levels in the channel's batches,
+    /// adding each listing's result to `results`. A call that fails as a
+    /// whole ends the run (what was decided so far is kept).
+    #[allow(clippy::too_many_arguments)]
+    async fn send(
+        &self,
+        cx: &JobContext,
+        tenant: TenantId,
+        connection: ConnectionId,
+        channel: &dyn Channel,
+        to_send: &[Outgoing<'_>],
+        stock: &[StockUpdate<'_>],
+        results: &mut Vec<ListingResult>,
+    ) -> Result<(), JobError> {
+        let limits = channel.batch_limits();
+        for chunk in to_send.chunks(limits.products.max(1)) {
+            let pushes: Vec<ProductPush> = chunk.iter().map(|o| o.push.clone()).collect();
+            let (outcome, call) = self
+                .measured(connection, "upsert_products", pushes.len(), async {
+                    channel.upsert_products(&pushes).await
+                })
+                .await;
+            match outcome {
+                Ok(outcomes) => {
+                    let failed = outcomes.iter().filter(|o| o.result.is_err()).count();
+                    for (entry, outcome) in chunk.iter().zip(outcomes.iter()) {
+                        results.extend(self.listing_results(entry, outcome));
+                    }
+                    log(cx, tenant, connection, call.failed(failed), None).await;
+                }
+                Err(error) => {
+                    return Err(give_up(cx, tenant, connection, call, error, results).await);
+                }
+            }
+        }
+        for chunk in stock.chunks(limits.inventory.max(1)) {
+            let levels: Vec<InventoryPush> = chunk.iter().map(|u| u.level.clone()).collect();
+            let (outcome, call) = self
+                .measured(connection, "set_inventory", levels.len(), async {
+                    channel.set_inventory(&levels).await
+                })
+                .await;
+            match outcome {
+                Ok(outcomes) => {
+                    let failed = outcomes.iter().filter(|o| o.result.is_err()).count();
+                    for (update, outcome) in chunk.iter().zip(outcomes.iter()) {
+                        results.push(match &outcome.result {
+                            Ok(()) => already_held(update.listing, &update.hashes),
+                            Err(item) => self.failed(update.listing, item),
+                        });
+                    }
+                    log(cx, tenant, connection, call.failed(failed), None).await;
+                }
+                Err(error) => {
+                    return Err(give_up(cx, tenant, connection, call, error, results).await);
+                }
+            }
+        }
+        Ok(())
+    }
+
     /// Runs one adapter call, timing it and counting the HTTP requests it
     /// made (from the usage meter: one connection's run is never concurrent
     /// with another of the same connection).

@@ -29,62 +29,130 @@ fn webhook_log_from_row(row: &<DB as sqlx::Database>::Row) -> StoreResult<Webhoo
 
 /// Stores a batch of verified deliveries in one transaction (the receiver
 /// gathers concurrent requests into one commit), each with its nonce claim
-/// and its job. The answer for each says whether it was stored, was a
-/// redelivery of a stored event, or replayed a nonce inside the window.
+/// and its job, in one statement per table rather than per delivery. The
+/// answer for each says whether it was stored, was a redelivery of a stored
+/// event, or replayed a nonce inside the window.
 pub(crate) async fn accept_webhooks(
     pool: &Pool,
     batch: &[NewWebhookLog],
     replay_window: chrono::Duration,
     now: DateTime<Utc>,
 ) -> StoreResult<Vec<WebhookAcceptance>> {
+    let mut answers = vec![WebhookAcceptance::Stored; batch.len()];
     let mut tx = pool.begin_with(BEGIN_WRITE).await?;
-    let mut answers = Vec::with_capacity(batch.len());
-    for delivery in batch {
-        if let Some(nonce) = &delivery.nonce {
-            // A nonce whose window has passed may be claimed again.
-            let claimed: Option<String> = sqlx::query_scalar(
-                "INSERT INTO webhook_nonces (nonce, expires_at) VALUES ($1, $2) \
-                 ON CONFLICT (nonce) DO UPDATE SET expires_at = excluded.expires_at \
-                 WHERE webhook_nonces.expires_at <= $3 RETURNING nonce",
-            )
-            .bind(nonce)
-            .bind(now + replay_window)
-            .bind(now)
-            .fetch_optional(&mut *tx)
-            .await?;
-            if claimed.is_none() {
-                answers.push(WebhookAcceptance::Replayed);
-                continue;
+
+    // Nonces: a nonce twice in one batch is a replay of the first; the rest
+    // are claimed together (one whose window has passed may be claimed again).
+    let mut seen = std::collections::HashSet::new();
+    let mut claims: Vec<(usize, &str)> = Vec::new();
+    for (i, delivery) in batch.iter().enumerate() {
+        if let Some(nonce) = delivery.nonce.as_deref() {
+            if seen.insert(nonce) {
+                claims.push((i, nonce));
+            } else {
+                answers[i] = WebhookAcceptance::Replayed;
             }
         }
-        let stored: Option<Uuid> = sqlx::query_scalar(
-            "INSERT INTO webhook_logs (id, tenant_id, connection_id, platform, event_id, topic, headers, body, received_at, platform_timestamp, status, event, source) \
-             VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, 'received', $11, $12) \
-             ON CONFLICT (platform, connection_id, event_id) WHERE event_id IS NOT NULL DO NOTHING \
-             RETURNING id",
+    }
+    if !claims.is_empty() {
+        let mut qb = QueryBuilder::<DB>::new("INSERT INTO webhook_nonces (nonce, expires_at) ");
+        qb.push_values(&claims, |mut row, (_, nonce)| {
+            row.push_bind(*nonce).push_bind(now + replay_window);
+        });
+        qb.push(
+            " ON CONFLICT (nonce) DO UPDATE SET expires_at = excluded.expires_at \
+             WHERE webhook_nonces.expires_at <= ",
         )
-        .bind(delivery.id)
-        .bind(delivery.tenant.map(|t| t.as_uuid()))
-        .bind(delivery.connection.map(|c| c.as_uuid()))
-        .bind(&delivery.platform)
-        .bind(&delivery.event_id)
-        .bind(&delivery.topic)
-        .bind(Json(&delivery.headers))
-        .bind(&delivery.body)
-        .bind(now)
-        .bind(delivery.platform_timestamp)
-        .bind(delivery.event.as_ref().map(Json))
-        .bind(&delivery.source)
-        .fetch_optional(&mut *tx)
-        .await?;
-        if stored.is_none() {
-            answers.push(WebhookAcceptance::Duplicate);
-            continue;
+        .push_bind(now)
+        .push(" RETURNING nonce");
+        let claimed: std::collections::HashSet<String> = qb
+            .build_query_scalar()
+            .fetch_all(&mut *tx)
+            .await?
+            .into_iter()
+            .collect();
+        for (i, nonce) in &claims {
+            if !claimed.contains(*nonce) {
+                answers[*i] = WebhookAcceptance::Replayed;
+            }
         }
-        if let Some(job) = &delivery.job {
-            enqueue_in(&mut tx, job, now).await?;
+    }
+
+    // The deliveries: an event id already stored is a duplicate.
+    let fresh: Vec<&NewWebhookLog> = batch
+        .iter()
+        .zip(&answers)
+        .filter(|(_, a)| **a == WebhookAcceptance::Stored)
+        .map(|(d, _)| d)
+        .collect();
+    if !fresh.is_empty() {
+        let mut qb = QueryBuilder::<DB>::new(
+            "INSERT INTO webhook_logs (id, tenant_id, connection_id, platform, event_id, topic, headers, body, received_at, platform_timestamp, status, event, source) ",
+        );
+        qb.push_values(&fresh, |mut row, d| {
+            row.push_bind(d.id)
+                .push_bind(d.tenant.map(|t| t.as_uuid()))
+                .push_bind(d.connection.map(|c| c.as_uuid()))
+                .push_bind(d.platform.clone())
+                .push_bind(d.event_id.clone())
+                .push_bind(d.topic.clone())
+                .push_bind(Json(d.headers.clone()))
+                .push_bind(d.body.clone())
+                .push_bind(now)
+                .push_bind(d.platform_timestamp)
+                .push_bind("received")
+                .push_bind(d.event.clone().map(Json))
+                .push_bind(d.source.clone());
+        });
+        qb.push(
+            " ON CONFLICT (platform, connection_id, event_id) WHERE event_id IS NOT NULL DO NOTHING RETURNING id",
+        );
+        let stored: std::collections::HashSet<Uuid> = qb
+            .build_query_scalar()
+            .fetch_all(&mut *tx)
+            .await?
+            .into_iter()
+            .collect();
+        for (delivery, answer) in batch.iter().zip(answers.iter_mut()) {
+            if *answer == WebhookAcceptance::Stored && !stored.contains(&delivery.id) {
+                *answer = WebhookAcceptance::Duplicate;
+            }
         }
-        answers.push(WebhookAcceptance::Stored);
+    }
+
+    // Their jobs: plain ones in one statement, deduplicated ones one by one.
+    let jobs: Vec<&NewJob> = batch
+        .iter()
+        .zip(&answers)
+        .filter(|(_, a)| **a == WebhookAcceptance::Stored)
+        .filter_map(|(d, _)| d.job.as_ref())
+        .collect();
+    let (plain, deduplicated): (Vec<&NewJob>, Vec<&NewJob>) =
+        jobs.into_iter().partition(|j| j.dedupe_key.is_none());
+    if !plain.is_empty() {
+        let mut qb = QueryBuilder::<DB>::new(
+            "INSERT INTO jobs (id, queue, kind, tenant_id, dedupe_key, payload, priority, state, rerun, attempts, max_attempts, run_at, created_at, updated_at) ",
+        );
+        qb.push_values(&plain, |mut row, job| {
+            row.push_bind(JobId::new().as_uuid())
+                .push_bind(job.queue.clone())
+                .push_bind(job.kind.clone())
+                .push_bind(job.tenant.map(|t| t.as_uuid()))
+                .push_bind(None::<String>)
+                .push_bind(Json(job.payload.clone()))
+                .push_bind(job.priority)
+                .push_bind("ready")
+                .push_bind(false)
+                .push_bind(0_i32)
+                .push_bind(job.max_attempts)
+                .push_bind(job.run_at.unwrap_or(now))
+                .push_bind(now)
+                .push_bind(now);
+        });
+        qb.build().execute(&mut *tx).await?;
+    }
+    for job in deduplicated {
+        enqueue_in(&mut tx, job, now).await?;
     }
     tx.commit().await?;
     Ok(answers)
