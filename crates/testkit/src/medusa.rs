@@ -72,6 +72,20 @@ fn tool_works(name: &str) -> bool {
         .is_ok_and(|s| s.success())
 }
 
+/// `node --version` without its `v`.
+fn node_version() -> Option<String> {
+    let output = Command::new("node").arg("--version").output().ok()?;
+    let text = String::from_utf8_lossy(&output.stdout);
+    Some(text.trim().trim_start_matches('v').to_owned())
+}
+
+/// Whether Node `version` runs Medusa 2.21 (its `engines`: `^20.19.0 || >=22.12.0`).
+fn node_fits(version: &str) -> bool {
+    let mut parts = version.split('.').map(|p| p.parse::<u32>().unwrap_or(0));
+    let (major, minor) = (parts.next().unwrap_or(0), parts.next().unwrap_or(0));
+    (major == 20 && minor >= 19) || (major == 22 && minor >= 12) || major > 22
+}
+
 /// A directory made atomically, as a lock between test processes; removed
 /// when dropped. A lock older than `stale` is taken over (its holder died).
 struct DirLock(PathBuf);
@@ -347,6 +361,11 @@ impl MedusaServer {
                 return skip(&format!("`{tool}` is not installed"));
             }
         }
+        if let Some(version) = node_version().filter(|v| !node_fits(v)) {
+            return skip(&format!(
+                "Node {version} is older than Medusa {MEDUSA_VERSION} needs (^20.19 or >=22.12)"
+            ));
+        }
         let dir = home();
         let install_dir = dir.clone();
         if let Err(e) = tokio::task::spawn_blocking(move || install(&install_dir))
@@ -598,11 +617,32 @@ impl Drop for MedusaServer {
         signal("-TERM");
         // The whole group, not only the child: Node may have started workers.
         let deadline = Instant::now() + Duration::from_secs(10);
-        while Instant::now() < deadline && signal("-0") {
+        while Instant::now() < deadline {
+            // Reap the child first: a zombie still counts as a group member.
+            let _ = self.child.try_wait();
+            if !signal("-0") {
+                break;
+            }
             std::thread::sleep(Duration::from_millis(100));
         }
         signal("-KILL");
         let _ = self.child.wait();
         // The database is dropped after this, by its own guard.
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn node_versions_are_judged_by_medusas_engines() {
+        assert!(node_fits("20.20.2"));
+        assert!(node_fits("22.12.0"));
+        assert!(node_fits("24.1.0"));
+        assert!(!node_fits("18.20.4"));
+        assert!(!node_fits("20.18.1"));
+        assert!(!node_fits("21.7.0"));
+        assert!(!node_fits("22.11.0"));
     }
 }

@@ -315,22 +315,21 @@ impl Variant {
     /// The variant as read back: its price in `currency` (or its only
     /// price), and what can be sold at `location`.
     pub fn channel_variant(&self, currency: Option<&str>, location: &str) -> ChannelVariant {
-        let price = match currency {
-            Some(code) => self
-                .prices
+        let in_currency = currency.and_then(|code| {
+            self.prices
                 .iter()
                 .find(|p| {
                     p.currency_code
                         .as_deref()
                         .is_some_and(|c| c.eq_ignore_ascii_case(code))
                 })
-                .and_then(|p| p.amount),
-            None => None,
-        }
-        .or_else(|| match self.prices.as_slice() {
+                .and_then(|p| p.amount)
+        });
+        let only = match self.prices.as_slice() {
             [only] => only.amount,
             _ => None,
-        });
+        };
+        let price = in_currency.or(only);
         let quantity = self
             .inventory()
             .and_then(|i| i.inventory.as_ref())
