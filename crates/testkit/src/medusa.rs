@@ -329,8 +329,11 @@ pub struct MedusaServer {
     /// An admin session token, to change things as a merchant would.
     admin_token: String,
     pub store_id: String,
+    /// The location the harness made and set as the store's default.
     pub stock_location_id: String,
+    /// The store's default sales channel, stocked from that location.
     pub sales_channel_id: String,
+    /// A US region in USD, for orders.
     pub region_id: String,
     client: reqwest::Client,
     child: Child,

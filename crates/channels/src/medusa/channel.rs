@@ -128,8 +128,8 @@ impl Medusa {
                             .await;
                     match one {
                         Ok(mut answer) => saved.append(&mut answer),
-                        Err(e) if is_fatal(&e) => return Err(e),
-                        Err(e) => saved.push((target.index, Err(item_error(&e)))),
+                        Err(e) if e.stops_run() => return Err(e),
+                        Err(e) => saved.push((target.index, Err(e.as_item_error()))),
                     }
                 }
                 Ok(saved)
@@ -213,7 +213,7 @@ impl Medusa {
             return Ok(refs);
         }
         if let Err(e) = self.write_levels(creates, updates).await {
-            if is_fatal(&e) {
+            if e.stops_run() {
                 return Err(e);
             }
             // The products are saved; their next push finds them by SKU.
@@ -358,11 +358,11 @@ impl Channel for Medusa {
                     .await
                 {
                     Ok(()) => written = true,
-                    Err(e) if is_fatal(&e) || !written => return Err(e),
+                    Err(e) if e.stops_run() || !written => return Err(e),
                     Err(e) => {
                         for i in chunk {
                             if outcomes[*i].is_none() {
-                                outcomes[*i] = Some(Err(item_error(&e)));
+                                outcomes[*i] = Some(Err(e.as_item_error()));
                             }
                         }
                     }
@@ -418,11 +418,11 @@ impl Channel for Medusa {
                     .await
                 {
                     Ok(()) => written = true,
-                    Err(e) if is_fatal(&e) || !written => return Err(e),
+                    Err(e) if e.stops_run() || !written => return Err(e),
                     Err(e) => {
                         for i in reads.iter().flat_map(|r| &r.levels) {
                             if outcomes[*i].is_none() {
-                                outcomes[*i] = Some(Err(item_error(&e)));
+                                outcomes[*i] = Some(Err(e.as_item_error()));
                             }
                         }
                     }

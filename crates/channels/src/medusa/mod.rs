@@ -245,23 +245,6 @@ fn success(reply: Reply) -> Result<Reply, ChannelError> {
     })
 }
 
-/// A failed call as the error of each item it carried.
-fn item_error(error: &ChannelError) -> ItemError {
-    let code = match error {
-        ChannelError::Throttled { .. } | ChannelError::QuotaExhausted { .. } => "throttled",
-        ChannelError::Transient(_) => "unavailable",
-        ChannelError::Rejected { .. } => "rejected",
-        ChannelError::Protocol(_) => "protocol",
-        ChannelError::Unauthorized(_) => "unauthorized",
-        ChannelError::Config(_) => "config",
-    };
-    ItemError {
-        code: code.into(),
-        message: error.to_string(),
-        retryable: error.is_retryable(),
-    }
-}
-
 /// A refusal of one product sent alone: Medusa's `type` as the code
 /// (`invalid_data`, `duplicate_error`, `not_found`), never worth retrying
 /// unchanged.
@@ -273,14 +256,6 @@ fn refusal(error: &ChannelError) -> Option<ItemError> {
         }
         _ => None,
     }
-}
-
-/// Whether an error must stop everything (no later call can succeed).
-fn is_fatal(error: &ChannelError) -> bool {
-    matches!(
-        error,
-        ChannelError::Unauthorized(_) | ChannelError::Config(_)
-    )
 }
 
 impl Medusa {
