@@ -2,6 +2,8 @@
 
 use std::time::Duration;
 
+use crate::model::ItemError;
+
 /// A failed channel call. Messages never carry credentials: adapters build
 /// them from status codes and the platform's error text only.
 #[derive(Debug, Clone, PartialEq, thiserror::Error)]
@@ -38,6 +40,35 @@ impl ChannelError {
                 | ChannelError::QuotaExhausted { .. }
                 | ChannelError::Transient(_)
         )
+    }
+
+    /// Whether no later call of the same run can succeed either (the
+    /// credentials or the connection's setup are wrong), so a run stops
+    /// instead of failing every remaining item the same way.
+    pub fn stops_run(&self) -> bool {
+        matches!(
+            self,
+            ChannelError::Unauthorized(_) | ChannelError::Config(_)
+        )
+    }
+
+    /// This error as the outcome of each item a failed call carried, once
+    /// earlier calls of the run have written something (failing the whole
+    /// run would lose their results).
+    pub fn as_item_error(&self) -> ItemError {
+        let code = match self {
+            ChannelError::Throttled { .. } | ChannelError::QuotaExhausted { .. } => "throttled",
+            ChannelError::Transient(_) => "unavailable",
+            ChannelError::Rejected { .. } => "rejected",
+            ChannelError::Protocol(_) => "protocol",
+            ChannelError::Unauthorized(_) => "unauthorized",
+            ChannelError::Config(_) => "config",
+        };
+        ItemError {
+            code: code.into(),
+            message: self.to_string(),
+            retryable: self.is_retryable(),
+        }
     }
 }
 

@@ -17,6 +17,7 @@ pub mod error;
 pub mod etsy;
 pub mod gate;
 pub mod http;
+pub mod medusa;
 pub mod model;
 pub mod oauth;
 pub mod shopify;
@@ -219,9 +220,7 @@ pub fn connect(
         Platform::Ebay => ebay::connect(config, deps),
         Platform::Etsy => etsy::connect(config, deps),
         Platform::Amazon => amazon::connect(config, deps),
-        Platform::Medusa => Err(ChannelError::Config(
-            "the Medusa adapter is not part of this build yet".into(),
-        )),
+        Platform::Medusa => medusa::connect(config, deps),
     }
 }
 
@@ -234,16 +233,7 @@ pub fn endpoints(platform: Platform, account: &str, base: Option<&Url>) -> Platf
         Platform::Ebay => ebay::endpoints(account, base),
         Platform::Etsy => etsy::endpoints(account, base),
         Platform::Amazon => amazon::endpoints(account, base),
-        Platform::Medusa => {
-            let url = base
-                .cloned()
-                .or_else(|| account.parse().ok())
-                .unwrap_or_else(|| "http://localhost:9000".parse().expect("static URL"));
-            PlatformEndpoints {
-                api: url.clone(),
-                auth: url,
-            }
-        }
+        Platform::Medusa => medusa::endpoints(account, base),
     }
 }
 

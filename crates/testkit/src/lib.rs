@@ -5,7 +5,7 @@
 //! test ends) and Redis from `SHELFSYNC_TEST_REDIS_URL`. Without those
 //! variables the PostgreSQL variants say once that they are skipped, unless
 //! `SHELFSYNC_TEST_REQUIRE_SERVICES=1` (as in CI), in which case a missing
-//! service fails the test.
+//! service fails the test. [`medusa`] runs a real Medusa server the same way.
 
 /// Generates one `#[tokio::test]` per backend for each named test function
 /// `async fn name(db: TestDatabase)`: the same test on SQLite and on
@@ -37,6 +37,8 @@ macro_rules! backend_tests {
     };
 }
 
+pub mod medusa;
+
 use std::io::Write;
 use std::sync::Once;
 
@@ -48,7 +50,7 @@ pub enum Backend {
     Postgres,
 }
 
-fn required() -> bool {
+pub(crate) fn required() -> bool {
     std::env::var("SHELFSYNC_TEST_REQUIRE_SERVICES").is_ok_and(|v| v == "1" || v == "true")
 }
 
@@ -151,9 +153,9 @@ impl TestDatabase {
 }
 
 /// A database created for one test and dropped when the test ends.
-struct PgDatabase {
-    admin_url: String,
-    name: String,
+pub(crate) struct PgDatabase {
+    pub(crate) admin_url: String,
+    pub(crate) name: String,
 }
 
 impl Drop for PgDatabase {

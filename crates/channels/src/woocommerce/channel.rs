@@ -155,10 +155,10 @@ impl Channel for WooCommerce {
                 .await;
             let (created, updated) = match answers {
                 Ok(answers) => answers,
-                Err(e) if is_fatal(&e) || !written => return Err(e),
+                Err(e) if e.stops_run() || !written => return Err(e),
                 Err(e) => {
                     for (i, _) in chunk {
-                        outcomes[*i] = Some(Err(item_error(&e)));
+                        outcomes[*i] = Some(Err(e.as_item_error()));
                     }
                     continue;
                 }
@@ -250,10 +250,10 @@ impl Channel for WooCommerce {
                         outcomes[*i] = Some(result.map(|_| ()));
                     }
                 }
-                Err(e) if is_fatal(&e) || !written => return Err(e),
+                Err(e) if e.stops_run() || !written => return Err(e),
                 Err(e) => {
                     for (i, _) in &items {
-                        outcomes[*i] = Some(Err(item_error(&e)));
+                        outcomes[*i] = Some(Err(e.as_item_error()));
                     }
                 }
             }

@@ -283,32 +283,6 @@ fn success(reply: Reply) -> Result<Reply, ChannelError> {
     })
 }
 
-/// A failed call's items each carry its error, once earlier calls have
-/// written something (failing the whole batch would lose their results).
-fn item_error(error: &ChannelError) -> ItemError {
-    let code = match error {
-        ChannelError::Throttled { .. } | ChannelError::QuotaExhausted { .. } => "throttled",
-        ChannelError::Transient(_) => "unavailable",
-        ChannelError::Rejected { .. } => "rejected",
-        ChannelError::Protocol(_) => "protocol",
-        ChannelError::Unauthorized(_) => "unauthorized",
-        ChannelError::Config(_) => "config",
-    };
-    ItemError {
-        code: code.into(),
-        message: error.to_string(),
-        retryable: error.is_retryable(),
-    }
-}
-
-/// Whether an error must stop everything (no later call can succeed).
-fn is_fatal(error: &ChannelError) -> bool {
-    matches!(
-        error,
-        ChannelError::Unauthorized(_) | ChannelError::Config(_)
-    )
-}
-
 use wire::parse_id;
 
 /// The products [`wire::check`] passes, with their WooCommerce id when they
@@ -513,8 +487,8 @@ impl WooCommerce {
                 .await
             {
                 Ok(answers) => answers,
-                Err(e) if is_fatal(&e) => return Err(e),
-                Err(e) => return Ok(Err(item_error(&e))),
+                Err(e) if e.stops_run() => return Err(e),
+                Err(e) => return Ok(Err(e.as_item_error())),
             };
             let answered = create_index
                 .iter()
