@@ -138,7 +138,8 @@ impl AppState {
             shelfsync_store::BackendKind::Sqlite => 1,
             shelfsync_store::BackendKind::Postgres => 4,
         };
-        let intake = webhooks::Intake::start(store.clone(), wakeups.clone(), writers);
+        let intake =
+            webhooks::Intake::start(store.clone(), wakeups.clone(), nonces.clone(), writers);
         Ok(Self {
             store,
             config: Arc::new(config),

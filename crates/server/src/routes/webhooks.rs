@@ -22,7 +22,7 @@ use uuid::Uuid;
 use crate::AppState;
 use crate::error::{ApiError, ApiResult, Problem};
 use crate::extract::ApiJson;
-use crate::webhooks::replay::{Claim, check_timestamp};
+use crate::webhooks::replay::check_timestamp;
 use crate::webhooks::{Nonces, STANDARD_SOURCE, loggable_headers, refused};
 
 /// Attempts given to applying one delivery before it is a dead letter.
@@ -165,26 +165,13 @@ pub async fn clerk(
     accept(&state, record, nonce).await
 }
 
-/// Claims the delivery's nonce and stores it; answers the sender.
+/// Stores the delivery with its nonce claim; answers the sender.
 async fn accept(
     state: &AppState,
     mut record: NewWebhookLog,
     nonce: String,
 ) -> ApiResult<ApiJson<Ack>> {
-    let replayed = || {
-        ApiError::Unauthorized(
-            "webhook refused: this delivery id was already received in the last 10 minutes".into(),
-        )
-    };
-    let claim = state.nonces.claim(&nonce).await.map_err(|e| {
-        tracing::error!(error = %e, "could not check a webhook nonce");
-        ApiError::Unavailable("could not check the delivery for replay; send it again".into())
-    })?;
-    match claim {
-        Claim::Replayed => return Err(replayed()),
-        Claim::Deferred => record.nonce = Some(nonce.clone()),
-        Claim::Claimed => {}
-    }
+    record.nonce = Some(nonce);
     let id = record.id;
     match state.intake.store(record).await {
         Ok(WebhookAcceptance::Stored) => Ok(ApiJson(Ack {
@@ -195,13 +182,11 @@ async fn accept(
             status: "duplicate".into(),
             id: None,
         })),
-        Ok(WebhookAcceptance::Replayed) => Err(replayed()),
-        Err(e) => {
-            state.nonces.release(&nonce).await;
-            tracing::error!(error = %e, "could not store a webhook delivery");
-            Err(ApiError::Unavailable(
-                "the delivery could not be stored; send it again".into(),
-            ))
-        }
+        Ok(WebhookAcceptance::Replayed) => Err(ApiError::Unauthorized(
+            "webhook refused: this delivery id was already received in the last 10 minutes".into(),
+        )),
+        Err(_) => Err(ApiError::Unavailable(
+            "the delivery could not be stored; send it again".into(),
+        )),
     }
 }

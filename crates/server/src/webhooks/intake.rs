@@ -14,6 +14,8 @@ use shelfsync_runtime::{WEBHOOK_QUEUE, Wakeups};
 use shelfsync_store::{NewWebhookLog, Store, StoreError, WebhookAcceptance};
 use tokio::sync::{Mutex, mpsc, oneshot};
 
+use super::replay::Nonces;
+
 /// Deliveries written in one transaction at most.
 pub const MAX_BATCH: usize = 256;
 /// How long a nonce keeps a delivery id from being accepted again.
@@ -30,17 +32,22 @@ pub struct Intake {
 impl Intake {
     /// Starts `writers` writer tasks (one suits SQLite, whose writes are
     /// serial anyway; a few let PostgreSQL overlap commits).
-    pub fn start(store: Store, wakeups: Wakeups, writers: usize) -> Self {
+    pub fn start(store: Store, wakeups: Wakeups, nonces: Nonces, writers: usize) -> Self {
         let (tx, rx) = mpsc::channel(MAX_BATCH * 8);
         let rx = Arc::new(Mutex::new(rx));
         for _ in 0..writers.max(1) {
-            tokio::spawn(write_batches(store.clone(), wakeups.clone(), rx.clone()));
+            let writer = Writer {
+                store: store.clone(),
+                wakeups: wakeups.clone(),
+                nonces: nonces.clone(),
+            };
+            tokio::spawn(writer.run(rx.clone()));
         }
         Self { queue: tx }
     }
 
-    /// Stores one delivery (with its nonce claim and job) and says what
-    /// became of it once it is committed.
+    /// Stores one delivery (claiming its `nonce` for the replay window, and
+    /// with its job) and says what became of it once it is committed.
     pub async fn store(
         &self,
         delivery: NewWebhookLog,
@@ -55,43 +62,98 @@ impl Intake {
     }
 }
 
-async fn write_batches(
+/// One writer task: takes what is waiting, claims nonces, commits, answers.
+struct Writer {
     store: Store,
     wakeups: Wakeups,
-    queue: Arc<Mutex<mpsc::Receiver<(NewWebhookLog, Reply)>>>,
-) {
-    loop {
-        let mut batch = Vec::new();
-        {
-            let mut queue = queue.lock().await;
-            let Some(first) = queue.recv().await else {
-                return;
-            };
-            batch.push(first);
-            while batch.len() < MAX_BATCH {
-                match queue.try_recv() {
-                    Ok(next) => batch.push(next),
-                    Err(_) => break,
+    nonces: Nonces,
+}
+
+type Waiting = Arc<Mutex<mpsc::Receiver<(NewWebhookLog, Reply)>>>;
+
+impl Writer {
+    async fn run(self, queue: Waiting) {
+        loop {
+            let mut batch = Vec::new();
+            {
+                let mut queue = queue.lock().await;
+                let Some(first) = queue.recv().await else {
+                    return;
+                };
+                batch.push(first);
+                while batch.len() < MAX_BATCH {
+                    match queue.try_recv() {
+                        Ok(next) => batch.push(next),
+                        Err(_) => break,
+                    }
                 }
+            }
+            let (deliveries, replies): (Vec<_>, Vec<_>) = batch.into_iter().unzip();
+            let answers = self.write(deliveries).await;
+            let stored = matches!(&answers, Ok(a) if a.contains(&WebhookAcceptance::Stored));
+            match answers {
+                Ok(answers) => {
+                    for (reply, answer) in replies.into_iter().zip(answers) {
+                        let _ = reply.send(Ok(answer));
+                    }
+                }
+                Err(e) => {
+                    for reply in replies {
+                        let _ = reply.send(Err(e.clone()));
+                    }
+                }
+            }
+            if stored {
+                self.wakeups.wake(WEBHOOK_QUEUE).await;
             }
         }
-        let (deliveries, replies): (Vec<_>, Vec<_>) = batch.into_iter().unzip();
-        match store.accept_webhooks(&deliveries, REPLAY_WINDOW).await {
-            Ok(answers) => {
-                let stored = answers.contains(&WebhookAcceptance::Stored);
-                for (reply, answer) in replies.into_iter().zip(answers) {
-                    let _ = reply.send(Ok(answer));
+    }
+
+    /// Claims the batch's nonces (in Redis in one round trip, or in the
+    /// transaction itself) and stores what is not a replay.
+    async fn write(
+        &self,
+        mut deliveries: Vec<NewWebhookLog>,
+    ) -> Result<Vec<WebhookAcceptance>, Arc<StoreError>> {
+        let fail = |e: StoreError| {
+            tracing::error!(error = %e, "could not store webhook deliveries");
+            Arc::new(e)
+        };
+        let Nonces::Redis { redis, prefix } = &self.nonces else {
+            return self
+                .store
+                .accept_webhooks(&deliveries, REPLAY_WINDOW)
+                .await
+                .map_err(fail);
+        };
+        let keys: Vec<String> = deliveries
+            .iter_mut()
+            .map(|d| d.nonce.take().unwrap_or_default())
+            .collect();
+        let key_refs: Vec<&str> = keys.iter().map(String::as_str).collect();
+        let claimed = Nonces::claim_in_redis(redis, prefix, &key_refs)
+            .await
+            .map_err(|e| {
+                fail(StoreError::Corrupt(format!(
+                    "checking nonces in Redis: {e}"
+                )))
+            })?;
+        let mut answers = vec![WebhookAcceptance::Replayed; deliveries.len()];
+        let fresh: Vec<usize> = (0..deliveries.len())
+            .filter(|&i| claimed[i] || key_refs[i].is_empty())
+            .collect();
+        let batch: Vec<NewWebhookLog> = fresh.iter().map(|&i| deliveries[i].clone()).collect();
+        match self.store.accept_webhooks(&batch, REPLAY_WINDOW).await {
+            Ok(stored) => {
+                for (&i, answer) in fresh.iter().zip(stored) {
+                    answers[i] = answer;
                 }
-                if stored {
-                    wakeups.wake(WEBHOOK_QUEUE).await;
-                }
+                Ok(answers)
             }
             Err(e) => {
-                tracing::error!(error = %e, deliveries = deliveries.len(), "could not store webhook deliveries");
-                let e = Arc::new(e);
-                for reply in replies {
-                    let _ = reply.send(Err(e.clone()));
-                }
+                let mine: Vec<&str> = fresh.iter().map(|&i| key_refs[i]).collect();
+                self.nonces.release(&mine).await;
+                Err(fail(e))
             }
         }
     }

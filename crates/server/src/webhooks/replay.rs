@@ -37,24 +37,14 @@ pub fn check_timestamp(at: DateTime<Utc>, now: DateTime<Utc>) -> Result<(), Stri
 /// Where delivery ids are remembered.
 #[derive(Clone)]
 pub enum Nonces {
-    /// Shared by every process: claimed here before the delivery is stored.
+    /// Shared by every process: claimed (a batch per round trip) before the
+    /// deliveries are stored.
     Redis {
         redis: ConnectionManager,
         prefix: String,
     },
-    /// One database: claimed in the delivery's own transaction.
+    /// One database: claimed in the deliveries' own transaction.
     Table(shelfsync_store::Store),
-}
-
-/// The outcome of a Redis claim.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub enum Claim {
-    /// New: the caller owns it (and must release it if storing fails).
-    Claimed,
-    /// Seen inside the window.
-    Replayed,
-    /// Remembered by the database instead (no Redis).
-    Deferred,
 }
 
 impl Nonces {
@@ -64,47 +54,53 @@ impl Nonces {
         format!("{source}:{}:{id}", connection.unwrap_or("-"))
     }
 
-    pub async fn claim(&self, key: &str) -> Result<Claim, redis::RedisError> {
-        match self {
-            Nonces::Table(_) => Ok(Claim::Deferred),
-            Nonces::Redis { redis, prefix } => {
-                let mut redis = redis.clone();
-                let set: Option<String> = redis::cmd("SET")
-                    .arg(format!("{prefix}webhook-nonce:{key}"))
-                    .arg(1)
-                    .arg("NX")
-                    .arg("EX")
-                    .arg(REPLAY_WINDOW.num_seconds())
-                    .query_async(&mut redis)
-                    .await?;
-                Ok(if set.is_some() {
-                    Claim::Claimed
-                } else {
-                    Claim::Replayed
-                })
-            }
+    /// Claims `keys` in Redis in one round trip: whether each was new.
+    pub async fn claim_in_redis(
+        redis: &ConnectionManager,
+        prefix: &str,
+        keys: &[&str],
+    ) -> Result<Vec<bool>, redis::RedisError> {
+        let mut pipe = redis::pipe();
+        for key in keys {
+            pipe.cmd("SET")
+                .arg(format!("{prefix}webhook-nonce:{key}"))
+                .arg(1)
+                .arg("NX")
+                .arg("EX")
+                .arg(REPLAY_WINDOW.num_seconds());
         }
+        let answers: Vec<Option<String>> = pipe.query_async(&mut redis.clone()).await?;
+        Ok(answers.into_iter().map(|a| a.is_some()).collect())
     }
 
-    /// Forgets a claimed id: when its delivery could not be stored, so the
-    /// platform's retry is not refused as a replay.
-    pub async fn release(&self, key: &str) {
+    /// Forgets claimed ids before their window ends: when their deliveries
+    /// could not be stored, so the platform's retry is not refused as a replay.
+    pub async fn release(&self, keys: &[&str]) {
+        if keys.is_empty() {
+            return;
+        }
         let result = match self {
             Nonces::Redis { redis, prefix } => {
-                let mut redis = redis.clone();
-                redis::cmd("DEL")
-                    .arg(format!("{prefix}webhook-nonce:{key}"))
-                    .query_async::<()>(&mut redis)
+                let mut pipe = redis::pipe();
+                for key in keys {
+                    pipe.cmd("DEL").arg(format!("{prefix}webhook-nonce:{key}"));
+                }
+                pipe.query_async::<()>(&mut redis.clone())
                     .await
                     .map_err(|e| e.to_string())
             }
-            Nonces::Table(store) => store
-                .forget_webhook_nonce(key)
-                .await
-                .map_err(|e| e.to_string()),
+            Nonces::Table(store) => {
+                let mut result = Ok(());
+                for key in keys {
+                    if let Err(e) = store.forget_webhook_nonce(key).await {
+                        result = Err(e.to_string());
+                    }
+                }
+                result
+            }
         };
         if let Err(e) = result {
-            tracing::warn!(error = %e, "could not release a webhook nonce");
+            tracing::warn!(error = %e, "could not release webhook nonces");
         }
     }
 }

@@ -199,7 +199,7 @@ async fn platform_deliveries_are_verified_stored_and_acknowledged(app: TestApp) 
     let event_id = stored[0]["event_id"].as_str().unwrap();
     app.state
         .nonces
-        .release(&Nonces::key("woocommerce", Some(&connection), event_id))
+        .release(&[&Nonces::key("woocommerce", Some(&connection), event_id)])
         .await;
     let response = post_woo(&app, &path, &body, Some(&secret), "d-1").await;
     assert_eq!(response.status(), StatusCode::OK);
