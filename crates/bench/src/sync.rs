@@ -286,6 +286,14 @@ async fn held_price(
         .map(|v| v["price"].to_string().trim_matches('"').to_owned()))
 }
 
+/// What publishing to eBay needs: category, location, business policies.
+pub(crate) fn ebay_settings() -> Value {
+    json!({
+        "marketplace_id": "EBAY_US", "category_id": "15687", "merchant_location_key": "warehouse-1",
+        "fulfillment_policy_id": "6196932000", "payment_policy_id": "6196936000", "return_policy_id": "6196937000",
+    })
+}
+
 pub async fn latency(opts: LatencyOptions) -> anyhow::Result<()> {
     let sim = Simulator::start("127.0.0.1:0".parse()?).await?;
     let mut launch = Launch::new(
@@ -301,10 +309,7 @@ pub async fn latency(opts: LatencyOptions) -> anyhow::Result<()> {
     let server = Server::launch(&launch).await?;
     let api = Api::new(&server);
 
-    let ebay_settings = json!({
-        "marketplace_id": "EBAY_US", "category_id": "15687", "merchant_location_key": "warehouse-1",
-        "fulfillment_policy_id": "6196932000", "payment_policy_id": "6196936000", "return_policy_id": "6196937000",
-    });
+    let ebay_settings = ebay_settings();
     let channels = vec![
         connect(
             &api,

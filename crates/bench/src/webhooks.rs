@@ -6,7 +6,7 @@
 //!   acknowledgement latency, measured from when each delivery was due.
 //! - `order-latency`: an order placed on the simulated Shopify shop, sent
 //!   to `serve` by the shop's own webhook, until the simulated WooCommerce
-//!   store and Etsy shop both show the lower stock.
+//!   store and eBay seller both show the lower stock.
 
 use std::path::PathBuf;
 use std::sync::Arc;
@@ -214,7 +214,15 @@ pub async fn order_latency(opts: OrderOptions) -> anyhow::Result<()> {
     .await?;
     let others = vec![
         crate::sync::connect(&api, &sim, "woocommerce", "orders-store", None, json!({})).await?,
-        crate::sync::connect(&api, &sim, "etsy", "55001", None, json!({})).await?,
+        crate::sync::connect(
+            &api,
+            &sim,
+            "ebay",
+            "orders-seller",
+            None,
+            crate::sync::ebay_settings(),
+        )
+        .await?,
     ];
     let seeded = seed(&api, opts.products, "ORD", false).await?;
     let ids: Vec<String> = seeded.iter().map(|s| s.0.clone()).collect();
@@ -270,7 +278,7 @@ pub async fn order_latency(opts: OrderOptions) -> anyhow::Result<()> {
     let n = samples.len();
     let p = Percentiles::new(samples);
     println!(
-        "order on Shopify -> stock on WooCommerce and Etsy: n={n} p50={:.1} ms p90={:.1} ms p99={:.1} ms max={:.1} ms",
+        "order on Shopify -> stock on WooCommerce and eBay: n={n} p50={:.1} ms p90={:.1} ms p99={:.1} ms max={:.1} ms",
         p.ms(50.0),
         p.ms(90.0),
         p.ms(99.0),
