@@ -260,19 +260,16 @@ pub(crate) async fn settled(api: &Api, channel: &Channel, within: Duration) -> a
     }
 }
 
-async fn held_price(
+/// The variant with `sku` as the simulated `platform` account holds it.
+pub(crate) async fn held_variant(
     client: &reqwest::Client,
     sim: &Simulator,
-    channel: &Channel,
+    platform: &str,
+    account: &str,
     sku: &str,
-) -> anyhow::Result<Option<String>> {
+) -> anyhow::Result<Option<Value>> {
     let listings: Value = client
-        .get(format!(
-            "{}/_sim/{}/{}/listings",
-            sim.url(),
-            channel.platform,
-            channel.account
-        ))
+        .get(format!("{}/_sim/{platform}/{account}/listings", sim.url()))
         .send()
         .await?
         .json()
@@ -282,8 +279,17 @@ async fn held_price(
         .into_iter()
         .flatten()
         .flat_map(|l| l["variants"].as_array().cloned().unwrap_or_default())
-        .find(|v| v["sku"] == sku)
-        .map(|v| v["price"].to_string().trim_matches('"').to_owned()))
+        .find(|v| v["sku"] == sku))
+}
+
+async fn held_price(
+    client: &reqwest::Client,
+    sim: &Simulator,
+    channel: &Channel,
+    sku: &str,
+) -> anyhow::Result<Option<String>> {
+    let variant = held_variant(client, sim, channel.platform, channel.account, sku).await?;
+    Ok(variant.map(|v| v["price"].to_string().trim_matches('"').to_owned()))
 }
 
 /// What publishing to eBay needs: category, location, business policies.

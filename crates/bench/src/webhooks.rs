@@ -14,14 +14,14 @@ use std::time::{Duration, Instant};
 
 use anyhow::Context;
 use clap::Args;
-use serde_json::{Value, json};
+use serde_json::json;
 use shelfsync_channels::signature::hmac_sha256_base64;
 use shelfsync_sim::Simulator;
 use tokio::task::JoinSet;
 
 use crate::server::{Launch, Server};
 use crate::stats::Percentiles;
-use crate::sync::{Api, channel_bases, connect_with_secret, publish, seed, settled};
+use crate::sync::{Api, channel_bases, connect_with_secret, held_variant, publish, seed, settled};
 
 #[derive(Args)]
 pub struct AcceptOptions {
@@ -166,29 +166,6 @@ pub async fn accept(opts: AcceptOptions) -> anyhow::Result<()> {
     Ok(())
 }
 
-/// The stock the simulated channel shows for `sku`.
-async fn held_stock(
-    client: &reqwest::Client,
-    sim: &Simulator,
-    platform: &str,
-    account: &str,
-    sku: &str,
-) -> anyhow::Result<Option<i64>> {
-    let listings: Value = client
-        .get(format!("{}/_sim/{platform}/{account}/listings", sim.url()))
-        .send()
-        .await?
-        .json()
-        .await?;
-    Ok(listings
-        .as_array()
-        .into_iter()
-        .flatten()
-        .flat_map(|l| l["variants"].as_array().cloned().unwrap_or_default())
-        .find(|v| v["sku"] == sku)
-        .and_then(|v| v["quantity"].as_i64()))
-}
-
 pub async fn order_latency(opts: OrderOptions) -> anyhow::Result<()> {
     let sim = Simulator::start("127.0.0.1:0".parse()?).await?;
     let mut launch = Launch::new(
@@ -260,7 +237,9 @@ pub async fn order_latency(opts: OrderOptions) -> anyhow::Result<()> {
             .context("placing the order")?;
         for channel in &others {
             let deadline = Instant::now() + Duration::from_secs(30);
-            while held_stock(&client, &sim, channel.platform, channel.account, sku).await?
+            while held_variant(&client, &sim, channel.platform, channel.account, sku)
+                .await?
+                .and_then(|v| v["quantity"].as_i64())
                 != Some(stock[i])
             {
                 anyhow::ensure!(
