@@ -41,6 +41,9 @@ ALTER TABLE tenants ADD COLUMN restock_on_cancel BOOLEAN NOT NULL DEFAULT TRUE;
 
 -- How far order polling has read each connection's orders.
 ALTER TABLE platform_connections ADD COLUMN orders_polled_until TIMESTAMPTZ;
+-- Connections made before polling existed start from now: their earlier
+-- orders are already in the stock they were linked with.
+UPDATE platform_connections SET orders_polled_until = now();
 
 -- A channel's product webhook names the item by the channel's product id.
 CREATE INDEX platform_listings_external_product ON platform_listings (connection_id, external_product_id);

@@ -26,6 +26,9 @@ CREATE INDEX channel_orders_tenant ON channel_orders (tenant_id, created_at);
 ALTER TABLE tenants ADD COLUMN restock_on_cancel BOOLEAN NOT NULL DEFAULT 1;
 
 ALTER TABLE platform_connections ADD COLUMN orders_polled_until TEXT;
+-- Connections made before polling existed start from now: their earlier
+-- orders are already in the stock they were linked with.
+UPDATE platform_connections SET orders_polled_until = strftime('%Y-%m-%dT%H:%M:%SZ', 'now');
 
 -- A channel's product webhook names the item by the channel's product id.
 CREATE INDEX platform_listings_external_product ON platform_listings (connection_id, external_product_id);
