@@ -12,6 +12,7 @@ use async_trait::async_trait;
 use serde_json::Value;
 use shelfsync_store::{JobRecord, Store, StoreError};
 
+use crate::webhooks::received_log;
 use crate::worker::{JobContext, JobError, JobHandler};
 
 /// What an event did, as recorded on its log row.
@@ -110,28 +111,17 @@ pub struct ClerkApplyJob;
 #[async_trait]
 impl JobHandler for ClerkApplyJob {
     async fn run(&self, job: &JobRecord, cx: &JobContext) -> Result<(), JobError> {
-        let id = job
-            .payload
-            .get("log_id")
-            .and_then(Value::as_str)
-            .and_then(|s| s.parse::<uuid::Uuid>().ok())
-            .ok_or_else(|| {
-                JobError::Fatal(format!("clerk job without a log_id: {}", job.payload))
-            })?;
-        let retry = |e: StoreError| JobError::Retry(e.to_string());
-        let Some(log) = cx.store.webhook_log(id).await.map_err(retry)? else {
+        let Some(log) = received_log(job, cx).await? else {
             return Ok(());
         };
-        if log.status != "received" {
-            return Ok(());
-        }
+        let retry = |e: StoreError| JobError::Retry(e.to_string());
         let event = log.event.unwrap_or(Value::Null);
         let (status, detail) = match apply_clerk_event(&cx.store, &event).await.map_err(retry)? {
             ClerkOutcome::Applied(what) => ("processed", what),
             ClerkOutcome::Ignored(why) => ("ignored", why),
         };
         cx.store
-            .finish_webhook(id, status, Some(&detail))
+            .finish_webhook(log.id, status, Some(&detail))
             .await
             .map_err(retry)
     }

@@ -64,28 +64,41 @@ pub struct WebhookApplyJob {
 #[async_trait]
 impl JobHandler for WebhookApplyJob {
     async fn run(&self, job: &JobRecord, cx: &JobContext) -> Result<(), JobError> {
-        let id = job
-            .payload
-            .get("log_id")
-            .and_then(|v| v.as_str())
-            .and_then(|s| s.parse::<uuid::Uuid>().ok())
-            .ok_or_else(|| {
-                JobError::Fatal(format!("webhook job without a log_id: {}", job.payload))
-            })?;
-        let retry = |e: shelfsync_store::StoreError| JobError::Retry(e.to_string());
-        let Some(log) = cx.store.webhook_log(id).await.map_err(retry)? else {
+        let Some(log) = received_log(job, cx).await? else {
             return Ok(());
         };
-        // Applied before (this job ran, then its completion was lost).
-        if log.status != "received" {
-            return Ok(());
-        }
         let applied = self.apply(&log, cx).await?;
         cx.store
-            .finish_webhook(id, applied.status, applied.detail.as_deref())
+            .finish_webhook(log.id, applied.status, applied.detail.as_deref())
             .await
-            .map_err(retry)
+            .map_err(|e| JobError::Retry(e.to_string()))
     }
+}
+
+/// The stored delivery a `webhook.apply` or `clerk.apply` job names, unless
+/// it is gone or was applied before (the job ran, then its completion was
+/// lost): what makes applying a delivery idempotent.
+pub(crate) async fn received_log(
+    job: &JobRecord,
+    cx: &JobContext,
+) -> Result<Option<WebhookLogRecord>, JobError> {
+    let id = job
+        .payload
+        .get("log_id")
+        .and_then(|v| v.as_str())
+        .and_then(|s| s.parse::<uuid::Uuid>().ok())
+        .ok_or_else(|| {
+            JobError::Fatal(format!(
+                "{} job without a log_id: {}",
+                job.kind, job.payload
+            ))
+        })?;
+    let log = cx
+        .store
+        .webhook_log(id)
+        .await
+        .map_err(|e| JobError::Retry(e.to_string()))?;
+    Ok(log.filter(|l| l.status == "received"))
 }
 
 impl WebhookApplyJob {

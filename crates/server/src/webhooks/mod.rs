@@ -161,12 +161,15 @@ fn standard_event(
     body: &[u8],
 ) -> Result<WebhookEvent, WebhookError> {
     let verified = standard_webhooks::verify(secrets, HeaderNames::STANDARD, headers, body)?;
-    let kind: WebhookKind = serde_json::from_slice(body)
-        .map_err(|e| WebhookError::Malformed(format!("not a Shelfsync event: {e}")))?;
-    let topic = serde_json::from_slice::<serde_json::Value>(body)
-        .ok()
-        .and_then(|v| v.get("type").and_then(|t| t.as_str()).map(str::to_owned))
-        .unwrap_or_else(|| "unknown".into());
+    let not_ours =
+        |e: serde_json::Error| WebhookError::Malformed(format!("not a Shelfsync event: {e}"));
+    let value: serde_json::Value = serde_json::from_slice(body).map_err(not_ours)?;
+    let topic = value
+        .get("type")
+        .and_then(|t| t.as_str())
+        .unwrap_or("unknown")
+        .to_owned();
+    let kind: WebhookKind = serde_json::from_value(value).map_err(not_ours)?;
     Ok(WebhookEvent {
         event_id: verified.id,
         topic,

@@ -701,13 +701,13 @@ pub async fn change_inventory(
     )
     .await?;
     if next != current {
-        write_outbox(
+        stock_changed(
             &mut tx,
             ctx.tenant,
-            "inventory.changed",
-            "variant",
-            &key,
-            serde_json::json!({ "product_id": ProductId::from_uuid(product_id), "location_id": location_id, "available": next }),
+            ProductId::from_uuid(product_id),
+            variant,
+            location_id,
+            next,
             now,
         )
         .await?;
@@ -841,13 +841,13 @@ async fn update_from_input(
                     now,
                 )
                 .await?;
-                write_outbox(
+                stock_changed(
                     tx,
                     ctx.tenant,
-                    "inventory.changed",
-                    "variant",
-                    &old.id.to_string(),
-                    serde_json::json!({ "product_id": before.id, "location_id": LocationId::from_uuid(location), "available": q }),
+                    before.id,
+                    old.id,
+                    LocationId::from_uuid(location),
+                    q,
                     now,
                 )
                 .await?;

@@ -57,6 +57,28 @@ pub(crate) async fn write_outbox(
     Ok(())
 }
 
+/// The outbox event every stock change sends on to the channels.
+pub(crate) async fn stock_changed(
+    tx: &mut Conn,
+    tenant: TenantId,
+    product: ProductId,
+    variant: VariantId,
+    location: LocationId,
+    available: i64,
+    now: DateTime<Utc>,
+) -> StoreResult<()> {
+    write_outbox(
+        tx,
+        tenant,
+        "inventory.changed",
+        "variant",
+        &variant.to_string(),
+        serde_json::json!({ "product_id": product, "location_id": location, "available": available }),
+        now,
+    )
+    .await
+}
+
 /// The tenant's default stock location, created on first use.
 pub(crate) async fn default_location(
     tx: &mut Conn,

@@ -85,7 +85,16 @@ pub(crate) async fn apply_channel_order(
                     now,
                 )
                 .await?;
-                stock_changed(&mut tx, tenant, product, variant, location, next, now).await?;
+                stock_changed(
+                    &mut tx,
+                    tenant,
+                    ProductId::from_uuid(product),
+                    VariantId::from_uuid(variant),
+                    LocationId::from_uuid(location),
+                    next,
+                    now,
+                )
+                .await?;
                 applied
                     .moved
                     .push((VariantId::from_uuid(variant), next - current));
@@ -129,12 +138,7 @@ pub(crate) async fn apply_channel_order(
             match taken {
                 None => applied.already = true,
                 Some(Json(taken)) => {
-                    let restock: bool =
-                        sqlx::query_scalar("SELECT restock_on_cancel FROM tenants WHERE id = $1")
-                            .bind(tenant.as_uuid())
-                            .fetch_optional(&mut *tx)
-                            .await?
-                            .unwrap_or(true);
+                    let restock = tenant_restocks(&mut *tx, tenant).await?;
                     if restock {
                         restock_taken(&mut tx, &ctx, &reference, &taken, &mut applied, now).await?;
                         sqlx::query(
@@ -211,9 +215,9 @@ async fn restock_taken(
         stock_changed(
             tx,
             ctx.tenant,
-            product,
-            t.variant_id,
-            t.location_id,
+            ProductId::from_uuid(product),
+            VariantId::from_uuid(t.variant_id),
+            LocationId::from_uuid(t.location_id),
             next,
             now,
         )
@@ -223,32 +227,6 @@ async fn restock_taken(
             .push((VariantId::from_uuid(t.variant_id), t.quantity));
     }
     Ok(())
-}
-
-/// The outbox event every stock change sends to the channels.
-async fn stock_changed(
-    tx: &mut Conn,
-    tenant: TenantId,
-    product: Uuid,
-    variant: Uuid,
-    location: Uuid,
-    available: i64,
-    now: DateTime<Utc>,
-) -> StoreResult<()> {
-    write_outbox(
-        tx,
-        tenant,
-        "inventory.changed",
-        "variant",
-        &variant.to_string(),
-        serde_json::json!({
-            "product_id": ProductId::from_uuid(product),
-            "location_id": LocationId::from_uuid(location),
-            "available": available,
-        }),
-        now,
-    )
-    .await
 }
 
 /// The master (product, variant) an order line is for: the variant listed
@@ -291,15 +269,22 @@ async fn order_line_variant(
         .transpose()
 }
 
-/// Whether a cancelled or refunded order's stock goes back.
-pub(crate) async fn restock_on_cancel(pool: &Pool, tenant: TenantId) -> StoreResult<bool> {
+/// Whether a cancelled or refunded order's stock goes back (default yes).
+async fn tenant_restocks<'e, E>(executor: E, tenant: TenantId) -> StoreResult<bool>
+where
+    E: sqlx::Executor<'e, Database = DB>,
+{
     Ok(
         sqlx::query_scalar("SELECT restock_on_cancel FROM tenants WHERE id = $1")
             .bind(tenant.as_uuid())
-            .fetch_optional(pool)
+            .fetch_optional(executor)
             .await?
             .unwrap_or(true),
     )
+}
+
+pub(crate) async fn restock_on_cancel(pool: &Pool, tenant: TenantId) -> StoreResult<bool> {
+    tenant_restocks(pool, tenant).await
 }
 
 pub(crate) async fn set_restock_on_cancel(
