@@ -5,6 +5,7 @@
 //! a socket, so tests can drive it directly or serve it on port 0.
 
 pub mod auth;
+pub mod dashboard;
 pub mod error;
 pub mod extract;
 pub mod idempotency;
@@ -170,6 +171,7 @@ pub fn router(state: AppState) -> Router {
         .merge(routes::conflicts::router())
         .merge(routes::webhook_logs::router())
         .merge(routes::settings::router())
+        .merge(routes::overview::router())
         // Layers run bottom-up: authenticate, then count against the budget,
         // then claim the idempotency key.
         .route_layer(from_fn_with_state(state.clone(), wake_outbox))
@@ -182,6 +184,7 @@ pub fn router(state: AppState) -> Router {
         .merge(routes::connections::callback_router())
         .merge(routes::webhooks::router(state.config.max_webhook_bytes))
         .merge(routes::health::router())
+        .merge(dashboard::router())
         .merge(openapi::router())
         .fallback(|| async { ApiError::NotFound("no such route".into()) })
         .method_not_allowed_fallback(|| async { (axum::http::StatusCode::METHOD_NOT_ALLOWED, "method not allowed") })

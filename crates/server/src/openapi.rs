@@ -11,8 +11,8 @@ use utoipa::{Modify, OpenApi};
 
 use crate::AppState;
 use crate::routes::{
-    alerts, api_keys, audit, conflicts, connections, health, listings, products, rules, settings,
-    sync, variants, webhook_logs, webhooks,
+    alerts, api_keys, audit, conflicts, connections, health, listings, overview, products, rules,
+    settings, sync, variants, webhook_logs, webhooks,
 };
 
 #[derive(OpenApi)]
@@ -38,6 +38,7 @@ use crate::routes::{
         conflicts::list, conflicts::fetch, conflicts::resolve, conflicts::policies, conflicts::set_policy,
         webhooks::receive, webhooks::clerk, webhook_logs::list, webhook_logs::fetch,
         settings::fetch, settings::update,
+        overview::overview,
     ),
     modifiers(&BearerAuth)
 )]

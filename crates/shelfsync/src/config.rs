@@ -26,6 +26,10 @@ pub enum Command {
     Serve(ServeOptions),
     /// The stateless HTTP API only, for running several behind a load balancer.
     Api(ServeOptions),
+    /// Try the product: `serve` on a fresh demo database with three simulated
+    /// shops, a sample catalog, rules and a trickle of orders; prints the
+    /// dashboard URL and an API key.
+    Demo(crate::commands::demo::DemoOptions),
     /// Background workers only (outbox relay, sync, webhook, cleanup).
     Worker(WorkerOptions),
     /// Show the job queues, the outbox backlog and the worker processes.
@@ -67,7 +71,7 @@ pub enum LogFormat {
     Json,
 }
 
-#[derive(Debug, Args)]
+#[derive(Debug, Clone, Args)]
 pub struct GlobalOptions {
     /// Where embedded-mode files live (SQLite database, generated keys).
     #[arg(

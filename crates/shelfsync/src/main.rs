@@ -16,11 +16,12 @@ async fn main() -> std::process::ExitCode {
     let _ = rustls::crypto::aws_lc_rs::default_provider().install_default();
     let result = match cli.command {
         Command::Serve(opts) => {
-            commands::serve::run(&cli.global, opts, commands::serve::Role::Serve).await
+            commands::serve::run(&cli.global, opts, commands::serve::Role::Serve, None).await
         }
         Command::Api(opts) => {
-            commands::serve::run(&cli.global, opts, commands::serve::Role::Api).await
+            commands::serve::run(&cli.global, opts, commands::serve::Role::Api, None).await
         }
+        Command::Demo(opts) => commands::demo::run(&cli.global, opts).await,
         Command::Worker(opts) => commands::worker::run(&cli.global, opts).await,
         Command::Queue => commands::queue::run(&cli.global).await,
         Command::Migrate => commands::migrate::run(&cli.global).await,

@@ -55,6 +55,7 @@ pub(crate) mod sqlite {
     include!("repo/conflicts.rs");
     include!("repo/webhooks.rs");
     include!("repo/orders.rs");
+    include!("repo/overview.rs");
 }
 
 pub(crate) mod postgres {
@@ -98,4 +99,5 @@ pub(crate) mod postgres {
     include!("repo/conflicts.rs");
     include!("repo/webhooks.rs");
     include!("repo/orders.rs");
+    include!("repo/overview.rs");
 }

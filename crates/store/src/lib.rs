@@ -427,6 +427,20 @@ impl Store {
         dispatch!(self.extend_leases(worker, ids, now + chrono_duration(lease), now))
     }
 
+    /// Listings per connection and status, for the overview.
+    pub async fn listing_counts(&self, tenant: TenantId) -> StoreResult<Vec<ListingCount>> {
+        dispatch!(self.listing_counts(tenant))
+    }
+
+    /// The tenant's latest `limit` stock movements, newest first.
+    pub async fn recent_stock_moves(
+        &self,
+        tenant: TenantId,
+        limit: u32,
+    ) -> StoreResult<Vec<StockMove>> {
+        dispatch!(self.recent_stock_moves(tenant, i64::from(limit)))
+    }
+
     pub async fn queue_stats(&self) -> StoreResult<Vec<QueueStats>> {
         dispatch!(self.queue_stats(Utc::now()))
     }

@@ -944,3 +944,26 @@ pub struct OrderApplied {
     /// nothing moved.
     pub already: bool,
 }
+
+/// How many of a connection's listings are in one status.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, utoipa::ToSchema)]
+pub struct ListingCount {
+    pub connection: ConnectionId,
+    pub status: String,
+    pub count: i64,
+}
+
+/// One stock movement, with the variant it moved and what moved it.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, utoipa::ToSchema)]
+pub struct StockMove {
+    pub variant: VariantId,
+    pub sku: String,
+    /// The product's title.
+    pub title: String,
+    pub delta: i64,
+    pub available_after: i64,
+    pub reason: String,
+    /// The order, import or request behind it (`shopify:order:…`).
+    pub reference: Option<String>,
+    pub at: DateTime<Utc>,
+}

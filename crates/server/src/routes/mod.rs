@@ -7,6 +7,7 @@ pub mod conflicts;
 pub mod connections;
 pub mod health;
 pub mod listings;
+pub mod overview;
 pub mod products;
 pub mod rules;
 pub mod settings;

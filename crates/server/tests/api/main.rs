@@ -12,6 +12,7 @@ mod edge;
 mod idempotency;
 mod isolation;
 mod listings;
+mod overview;
 mod rate_limit;
 mod rules;
 mod sync;

@@ -1,4 +1,5 @@
 pub mod channels;
+pub mod demo;
 pub mod export;
 pub mod import;
 pub mod keys;

@@ -1,5 +1,7 @@
 //! `shelfsync serve` and `shelfsync api`.
 
+use std::net::SocketAddr;
+
 use anyhow::Context;
 use shelfsync_channels::standard_webhooks::SigningSecret;
 use shelfsync_runtime::WorkerKind;
@@ -8,6 +10,7 @@ use shelfsync_server::auth::clerk::ClerkConfig;
 use shelfsync_server::{AppState, ServerConfig};
 use shelfsync_store::Store;
 use tokio::net::TcpListener;
+use tokio::sync::oneshot;
 
 use crate::config::{GlobalOptions, ServeOptions};
 
@@ -19,7 +22,14 @@ pub enum Role {
     Api,
 }
 
-pub async fn run(global: &GlobalOptions, opts: ServeOptions, role: Role) -> anyhow::Result<()> {
+/// Runs until SIGINT or SIGTERM. `ready`, if given, learns the address once
+/// the server listens (the demo seeds through the API from then on).
+pub async fn run(
+    global: &GlobalOptions,
+    opts: ServeOptions,
+    role: Role,
+    ready: Option<oneshot::Sender<SocketAddr>>,
+) -> anyhow::Result<()> {
     let store = super::open_store(global).await?;
     let admin_key = bootstrap(&store, opts.bootstrap_api_key.as_deref(), role).await?;
 
@@ -82,6 +92,9 @@ pub async fn run(global: &GlobalOptions, opts: ServeOptions, role: Role) -> anyh
         println!("  Try: curl -H 'Authorization: Bearer {key}' http://{addr}/v1/products");
     }
     tracing::info!(%addr, ?role, "listening");
+    if let Some(ready) = ready {
+        let _ = ready.send(addr);
+    }
 
     axum::serve(listener, app)
         .with_graceful_shutdown(shutdown_signal())
