@@ -23,8 +23,9 @@ use crate::relay::OUTBOX_QUEUE;
 use crate::sync::{enqueue_and_wake, job_connection};
 use crate::worker::{JobContext, JobError, JobHandler};
 
-/// How far back each poll reads before where the last one ended: orders a
-/// platform indexes late are still found (the duplicates cost nothing).
+/// How far back each poll after the first reads before where the last one
+/// ended: orders a platform indexes late are still found (the duplicates
+/// cost nothing).
 pub const POLL_OVERLAP: chrono::Duration = chrono::Duration::minutes(10);
 
 /// The lines of `order` as the store matches them.
@@ -120,21 +121,23 @@ impl JobHandler for OrderPollJob {
             Err(e) => return Err(JobError::Retry(format!("cannot reach the channel: {e}"))),
         };
         let store = &cx.store;
-        let Some(until) = store
+        let Some(cursor) = store
             .orders_polled_until(tenant, connection)
             .await
             .map_err(|e| JobError::Retry(e.to_string()))?
         else {
             return Ok(());
         };
+        let since = if cursor.polled_before {
+            cursor.until - POLL_OVERLAP
+        } else {
+            cursor.until
+        };
         let started = Utc::now();
-        let orders = channel
-            .recent_orders(until - POLL_OVERLAP)
-            .await
-            .map_err(|e| match e {
-                e if e.is_retryable() => JobError::Retry(e.to_string()),
-                e => JobError::Fatal(e.to_string()),
-            })?;
+        let orders = channel.recent_orders(since).await.map_err(|e| match e {
+            e if e.is_retryable() => JobError::Retry(e.to_string()),
+            e => JobError::Fatal(e.to_string()),
+        })?;
         let platform = channel.platform();
         let batch: Vec<NewWebhookLog> = orders
             .iter()

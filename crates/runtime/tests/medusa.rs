@@ -385,7 +385,8 @@ async fn an_order_in_medusa_lowers_stock_on_shopify_too(db: TestDatabase) {
             .orders_polled_until(tenant, medusa_conn)
             .await
             .unwrap()
-            .unwrap();
+            .unwrap()
+            .until;
         if cursor > settled {
             Ok(())
         } else {

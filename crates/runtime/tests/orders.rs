@@ -12,7 +12,7 @@ use shelfsync_core::{ConnectionId, Platform, TenantId, VariantId};
 use shelfsync_runtime::connections::{ChannelHub, ChannelSettings};
 use shelfsync_runtime::push::ChannelPush;
 use shelfsync_runtime::{Backoff, Reconciler, Runtime, RuntimeConfig, Wakeups, WorkerKind};
-use shelfsync_sim::Simulator;
+use shelfsync_sim::{AccountCredentials, Simulator};
 use shelfsync_store::{
     NewConnection, NewJob, OrderEvent, OrderLineRef, Store, WEBHOOK_QUEUE, WebhookLogQuery,
     WriteContext,
@@ -42,16 +42,15 @@ async fn stock(store: &Store, tenant: TenantId, variant: VariantId) -> i64 {
 }
 
 /// A tenant with one product (`sku`, `quantity` in stock) and a
-/// WooCommerce connection `account` on `sim`.
+/// connection to the simulated WooCommerce store `creds` are for.
 async fn shop(
     store: &Store,
     hub: &ChannelHub,
     sim: &Simulator,
-    account: &str,
+    creds: &AccountCredentials,
     sku: &str,
     quantity: i64,
 ) -> (TenantId, ConnectionId, VariantId, shelfsync_core::ProductId) {
-    let creds = sim.create_account("woocommerce", account, None);
     let tenant = store.create_tenant("Shop", None).await.unwrap();
     let ctx = WriteContext::new(tenant, "test");
     let product: NewProduct = serde_json::from_value(json!({
@@ -60,6 +59,18 @@ async fn shop(
     }))
     .unwrap();
     let product = store.create_product(&ctx, &product).await.unwrap();
+    let id = connect_woo(store, hub, sim, tenant, creds).await;
+    (tenant, id, product.variants[0].id, product.id)
+}
+
+/// A new connection of `tenant` to the simulated store `creds` are for.
+async fn connect_woo(
+    store: &Store,
+    hub: &ChannelHub,
+    sim: &Simulator,
+    tenant: TenantId,
+    creds: &AccountCredentials,
+) -> ConnectionId {
     let id = ConnectionId::new();
     let secrets = ConnectionSecrets {
         credentials: Credentials::ConsumerKey {
@@ -74,14 +85,14 @@ async fn shop(
             tenant,
             platform: "woocommerce".into(),
             name: "Woo".into(),
-            account: Some(format!("{}/{account}", sim.base("woocommerce"))),
+            account: Some(format!("{}/{}", sim.base("woocommerce"), creds.account)),
             settings: json!({}),
             credentials: Some(hub.seal(tenant, id, &secrets)),
             token_expires_at: None,
         })
         .await
         .unwrap();
-    (tenant, id, product.variants[0].id, product.id)
+    id
 }
 
 async fn world(db: &TestDatabase) -> (Simulator, ChannelHub) {
@@ -106,7 +117,8 @@ async fn world(db: &TestDatabase) -> (Simulator, ChannelHub) {
 async fn orders_move_stock_once_in_any_order(db: TestDatabase) {
     let (sim, hub) = world(&db).await;
     let store = &db.store;
-    let (tenant, conn, variant, _) = shop(store, &hub, &sim, "orders1", "MUG-1", 10).await;
+    let creds = sim.create_account("woocommerce", "orders1", None);
+    let (tenant, conn, variant, _) = shop(store, &hub, &sim, &creds, "MUG-1", 10).await;
     let apply = |id: &'static str, lines: Vec<OrderLineRef>, event: OrderEvent| {
         let store = store.clone();
         async move {
@@ -191,7 +203,8 @@ async fn orders_move_stock_once_in_any_order(db: TestDatabase) {
 async fn polled_orders_take_the_webhook_path_once(db: TestDatabase) {
     let (sim, hub) = world(&db).await;
     let store = db.store.clone();
-    let (tenant, conn, variant, product) = shop(&store, &hub, &sim, "polled1", "POLL-1", 10).await;
+    let creds = sim.create_account("woocommerce", "polled1", None);
+    let (tenant, conn, variant, product) = shop(&store, &hub, &sim, &creds, "POLL-1", 10).await;
     store
         .upsert_listing(tenant, conn, product, variant)
         .await
@@ -273,6 +286,38 @@ async fn polled_orders_take_the_webhook_path_once(db: TestDatabase) {
     assert_eq!(logs.len(), 1, "{logs:?}");
     assert_eq!(logs[0].source, "poll");
     assert_eq!(logs[0].status, "processed");
+
+    // A second connection to the same store, made after the sale: its
+    // first poll starts when it was made, so the sale (already in the
+    // stock) is not read back and taken again.
+    let second = connect_woo(&store, &hub, &sim, tenant, &creds).await;
+    let first_poll = NewJob::orders_poll(tenant, second, 5);
+    store.enqueue_jobs(&[first_poll]).await.unwrap();
+    wakeups.wake(WEBHOOK_QUEUE).await;
+    while !until(
+        "the second connection's first poll",
+        store
+            .orders_polled_until(tenant, second)
+            .await
+            .unwrap()
+            .is_some_and(|c| c.polled_before),
+    ) {
+        tokio::time::sleep(Duration::from_millis(100)).await;
+    }
+    // The poll stores what it read before it moves its cursor.
+    let read = store
+        .list_webhook_logs(
+            tenant,
+            &WebhookLogQuery {
+                limit: 10,
+                connection: Some(second),
+                ..WebhookLogQuery::default()
+            },
+        )
+        .await
+        .unwrap();
+    assert!(read.is_empty(), "{read:?}");
+    assert_eq!(stock(&store, tenant, variant).await, 8);
     runtime.shutdown().await;
 }
 

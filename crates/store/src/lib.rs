@@ -1080,7 +1080,7 @@ impl Store {
         &self,
         tenant: TenantId,
         connection: ConnectionId,
-    ) -> StoreResult<Option<DateTime<Utc>>> {
+    ) -> StoreResult<Option<OrderPollCursor>> {
         dispatch!(self.orders_polled_until(tenant, connection))
     }
 

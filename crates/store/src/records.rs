@@ -967,3 +967,15 @@ pub struct StockMove {
     pub reference: Option<String>,
     pub at: DateTime<Utc>,
 }
+
+/// Where a connection's next order poll starts.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct OrderPollCursor {
+    /// Where the last poll ended, else when the connection was made.
+    pub until: DateTime<Utc>,
+    /// Whether a poll has run. Only then does the next one reach back
+    /// before `until` (orders a platform indexes late); a first poll that
+    /// did would take orders from before the connection, which its linked
+    /// stock already counts.
+    pub polled_before: bool,
+}

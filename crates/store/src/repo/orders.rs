@@ -326,7 +326,7 @@ pub(crate) async fn orders_polled_until(
     pool: &Pool,
     tenant: TenantId,
     connection: ConnectionId,
-) -> StoreResult<Option<DateTime<Utc>>> {
+) -> StoreResult<Option<OrderPollCursor>> {
     let row = sqlx::query(
         "SELECT orders_polled_until, created_at FROM platform_connections WHERE tenant_id = $1 AND id = $2",
     )
@@ -337,7 +337,10 @@ pub(crate) async fn orders_polled_until(
     row.map(|r| {
         let polled: Option<DateTime<Utc>> = r.try_get("orders_polled_until")?;
         let created: DateTime<Utc> = r.try_get("created_at")?;
-        Ok(polled.unwrap_or(created))
+        Ok(OrderPollCursor {
+            until: polled.unwrap_or(created),
+            polled_before: polled.is_some(),
+        })
     })
     .transpose()
 }
