@@ -89,6 +89,10 @@ impl Server {
         if let Some(url) = &launch.redis_url {
             command.env("REDIS_URL", url);
         }
+        // The servers' own logs, when a run needs explaining.
+        if let Ok(filter) = std::env::var("SHELFSYNC_BENCH_SERVER_LOG") {
+            command.env("RUST_LOG", filter);
+        }
         for (key, value) in &launch.env {
             command.env(key, value);
         }

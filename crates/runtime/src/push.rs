@@ -24,7 +24,9 @@ use shelfsync_core::catalog::{Product, ProductStatus};
 use shelfsync_core::retry::Backoff;
 use shelfsync_core::rules::Rule;
 use shelfsync_core::{ConnectionId, ProductId, TenantId};
-use shelfsync_store::{ListingOutcome, ListingResult, NewJob, NewSyncLog, PendingListing};
+use shelfsync_store::{
+    ListingOutcome, ListingResult, NewJob, NewSyncLog, PendingListing, Store, StoreError,
+};
 
 use crate::connections::{ChannelHub, HubError};
 use crate::idempotency::content_hash;
@@ -34,8 +36,12 @@ use crate::worker::{JobContext, JobError};
 
 /// Products taken per round of a run (the dry run plans in the same rounds).
 pub const ROUND: i64 = 500;
-/// Rounds per run; when more is due after that, the run asks for another.
-const MAX_ROUNDS: usize = 20;
+/// How long a run keeps taking rounds; when more is due after that, it
+/// asks for another run and leaves the worker's slot to other connections
+/// meanwhile. Long, because the hand-over costs a coalescing window and a
+/// claim (about a third of a second) during which the channel's quota goes
+/// unspent; a count of rounds instead cut a 100,000-SKU push into ten runs.
+pub const DEFAULT_RUN_BUDGET: Duration = Duration::from_secs(30);
 
 /// Pushes through the connection's channel adapter.
 pub struct ChannelPush {
@@ -47,6 +53,8 @@ pub struct ChannelPush {
     /// one push instead of one per edit. Edits made while a push is in
     /// flight wake one follow-up run, which waits the same.
     pub coalesce: Duration,
+    /// See [`DEFAULT_RUN_BUDGET`].
+    pub run_budget: Duration,
 }
 
 impl ChannelPush {
@@ -58,6 +66,7 @@ impl ChannelPush {
                 max: Duration::from_secs(6 * 3600),
             },
             coalesce: DEFAULT_COALESCE,
+            run_budget: DEFAULT_RUN_BUDGET,
         }
     }
 }
@@ -164,52 +173,66 @@ impl ConnectionSync for ChannelPush {
         // quota, the next round is read from the database and the previous
         // round's results are written, so the channel's budget, not our own
         // bookkeeping, sets the pace of a long run.
+        let run_started = Instant::now();
         let mut next = read_round(cx, tenant, connection, None).await?;
-        let mut finished: Vec<ListingResult> = Vec::new();
-        for _ in 0..MAX_ROUNDS {
+        let mut finished = Settled::default();
+        // At least one round per run, however small the budget.
+        loop {
             if cx.shutdown.is_cancelled() {
-                store
-                    .record_listing_results(tenant, &finished)
-                    .await
-                    .map_err(retry)?;
+                finished.record(store, tenant).await.map_err(retry)?;
                 return Err(JobError::Interrupted);
             }
             let round = next;
             if round.due.is_empty() {
                 // Anything marked again behind the last round meanwhile woke
                 // a follow-up run (the job reruns), which starts at the front.
-                store
-                    .record_listing_results(tenant, &finished)
-                    .await
-                    .map_err(retry)?;
+                finished.record(store, tenant).await.map_err(retry)?;
                 return Ok(());
             }
             let after = round.due.last().map(|l| l.product);
-            let mut results = Vec::new();
-            let (to_send, stock) =
-                self.classify(channel.as_ref(), connection, &rules, &round, &mut results);
-            let (sent, upcoming, recorded) = tokio::join!(
-                self.send(
-                    cx,
-                    tenant,
-                    connection,
-                    channel.as_ref(),
-                    &to_send,
-                    &stock,
-                    &mut results
+            let mut settled = Settled::default();
+            let (to_send, stock) = self.classify(
+                channel.as_ref(),
+                connection,
+                &rules,
+                &round,
+                &mut settled.results,
+            );
+            let began = Instant::now();
+            let ((sent, send_time), (upcoming, read_time), (recorded, record_time)) = tokio::join!(
+                timed(
+                    began,
+                    self.send(
+                        cx,
+                        tenant,
+                        connection,
+                        channel.as_ref(),
+                        &to_send,
+                        &stock,
+                        &mut settled
+                    )
                 ),
-                read_round(cx, tenant, connection, after),
-                store.record_listing_results(tenant, &finished),
+                timed(began, read_round(cx, tenant, connection, after)),
+                timed(began, finished.record(store, tenant)),
+            );
+            tracing::debug!(
+                %connection,
+                products = to_send.len(),
+                levels = stock.len(),
+                send_ms = send_time.as_millis() as u64,
+                read_next_ms = read_time.as_millis() as u64,
+                record_ms = record_time.as_millis() as u64,
+                "sync round"
             );
             recorded.map_err(retry)?;
             sent?;
-            finished = results;
+            finished = settled;
             next = upcoming?;
+            if run_started.elapsed() >= self.run_budget {
+                break;
+            }
         }
-        store
-            .record_listing_results(tenant, &finished)
-            .await
-            .map_err(retry)?;
+        finished.record(store, tenant).await.map_err(retry)?;
         // More is due than one run takes: run again once this one ends,
         // leaving the worker to other connections in between.
         store
@@ -221,6 +244,28 @@ impl ConnectionSync for ChannelPush {
             .await
             .map_err(retry)?;
         Ok(())
+    }
+}
+
+/// `work`'s output and how long after `began` it was done.
+async fn timed<F: Future>(began: Instant, work: F) -> (F::Output, Duration) {
+    let output = work.await;
+    (output, began.elapsed())
+}
+
+/// What a round settled: each listing's result and a log entry per call,
+/// written together in one transaction.
+#[derive(Default)]
+struct Settled {
+    results: Vec<ListingResult>,
+    logs: Vec<NewSyncLog>,
+}
+
+impl Settled {
+    async fn record(&self, store: &Store, tenant: TenantId) -> Result<u64, StoreError> {
+        store
+            .record_sync_round(tenant, &self.results, &self.logs)
+            .await
     }
 }
 
@@ -392,7 +437,7 @@ impl ChannelPush {
         channel: &dyn Channel,
         to_send: &[Outgoing<'_>],
         stock: &[StockUpdate<'_>],
-        results: &mut Vec<ListingResult>,
+        settled: &mut Settled,
     ) -> Result<(), JobError> {
         let limits = channel.batch_limits();
         for chunk in to_send.chunks(limits.products.max(1)) {
@@ -406,12 +451,14 @@ impl ChannelPush {
                 Ok(outcomes) => {
                     let failed = outcomes.iter().filter(|o| o.result.is_err()).count();
                     for (entry, outcome) in chunk.iter().zip(outcomes.iter()) {
-                        results.extend(self.listing_results(entry, outcome));
+                        settled.results.extend(self.listing_results(entry, outcome));
                     }
-                    log(cx, tenant, connection, call.failed(failed), None).await;
+                    settled
+                        .logs
+                        .push(call_log(tenant, connection, call.failed(failed), None));
                 }
                 Err(error) => {
-                    return Err(give_up(cx, tenant, connection, call, error, results).await);
+                    return Err(give_up(cx, tenant, connection, call, error, settled).await);
                 }
             }
         }
@@ -426,15 +473,17 @@ impl ChannelPush {
                 Ok(outcomes) => {
                     let failed = outcomes.iter().filter(|o| o.result.is_err()).count();
                     for (update, outcome) in chunk.iter().zip(outcomes.iter()) {
-                        results.push(match &outcome.result {
+                        settled.results.push(match &outcome.result {
                             Ok(()) => already_held(update.listing, &update.hashes),
                             Err(item) => self.failed(update.listing, item),
                         });
                     }
-                    log(cx, tenant, connection, call.failed(failed), None).await;
+                    settled
+                        .logs
+                        .push(call_log(tenant, connection, call.failed(failed), None));
                 }
                 Err(error) => {
-                    return Err(give_up(cx, tenant, connection, call, error, results).await);
+                    return Err(give_up(cx, tenant, connection, call, error, settled).await);
                 }
             }
         }
@@ -535,30 +584,35 @@ async fn give_up(
     connection: ConnectionId,
     call: Call,
     error: ChannelError,
-    results: &[ListingResult],
+    settled: &mut Settled,
 ) -> JobError {
     let items = call.items;
-    log(cx, tenant, connection, call.failed(items), Some(&error)).await;
-    if let Err(e) = cx.store.record_listing_results(tenant, results).await {
+    settled.logs.push(call_log(
+        tenant,
+        connection,
+        call.failed(items),
+        Some(&error),
+    ));
+    if let Err(e) = settled.record(&cx.store, tenant).await {
         return JobError::Retry(e.to_string());
     }
     queue_error(error)
 }
 
-async fn log(
-    cx: &JobContext,
+/// The sync log entry for one adapter call.
+fn call_log(
     tenant: TenantId,
     connection: ConnectionId,
     call: Call,
     error: Option<&ChannelError>,
-) {
+) -> NewSyncLog {
     let status = match (error, call.failed) {
         (Some(_), _) => "failed",
         (None, 0) => "succeeded",
         (None, n) if n == call.items => "failed",
         _ => "partial",
     };
-    let entry = NewSyncLog {
+    NewSyncLog {
         tenant,
         connection: Some(connection),
         listing: None,
@@ -569,8 +623,5 @@ async fn log(
         api_calls: call.requests as i32,
         detail: serde_json::json!({ "items": call.items, "failed": call.failed }),
         error: error.map(|e| e.to_string()),
-    };
-    if let Err(e) = cx.store.insert_sync_log(&entry).await {
-        tracing::warn!(error = %e, "could not write a sync log");
     }
 }

@@ -12,13 +12,16 @@ use shelfsync_core::catalog::NewProduct;
 use shelfsync_core::vault::{ExposeSecret, KeyRing};
 use shelfsync_core::{ConnectionId, Platform};
 use shelfsync_runtime::connections::{ChannelHub, ChannelSettings};
-use shelfsync_runtime::push::ChannelPush;
+use shelfsync_runtime::push::{ChannelPush, ROUND};
 use shelfsync_runtime::{Backoff, Runtime, RuntimeConfig, Wakeups, WorkerKind};
-use shelfsync_store::{ListingOutcome, ListingResult, NewConnection, WriteContext};
+use shelfsync_store::{
+    ListingLink, ListingOutcome, ListingResult, NewConnection, SYNC_QUEUE, WriteContext,
+};
 use shelfsync_testkit::{TestDatabase, backend_tests};
 
 backend_tests!(
     catalog_changes_reach_the_channel_and_rapid_edits_coalesce,
+    a_run_out_of_budget_hands_the_rest_to_a_follow_up_run,
     failed_listings_are_made_pending_when_their_retry_is_due,
 );
 
@@ -72,7 +75,16 @@ fn quantity(listings: &Value, sku: &str) -> Option<i64> {
     })
 }
 
-async fn catalog_changes_reach_the_channel_and_rapid_edits_coalesce(db: TestDatabase) {
+/// The simulated WooCommerce store `store1`, a tenant, and its connection
+/// to the store.
+async fn woo_shop(
+    db: &TestDatabase,
+) -> (
+    shelfsync_sim::Simulator,
+    ChannelHub,
+    WriteContext,
+    ConnectionId,
+) {
     let sim = shelfsync_sim::Simulator::start("127.0.0.1:0".parse().unwrap())
         .await
         .unwrap();
@@ -89,18 +101,7 @@ async fn catalog_changes_reach_the_channel_and_rapid_edits_coalesce(db: TestData
         ChannelDeps::local(),
         settings,
     );
-
     let tenant = db.store.create_tenant("Shop", None).await.unwrap();
-    let ctx = WriteContext::new(tenant, "test");
-    let product: NewProduct = serde_json::from_value(json!({
-        "title": "Tee", "options": ["Size"],
-        "variants": [
-            { "sku": "TEE-S", "options": ["S"], "price": "19.99", "inventory_quantity": 5 },
-            { "sku": "TEE-M", "options": ["M"], "price": "21.99", "inventory_quantity": 0 }
-        ]
-    }))
-    .unwrap();
-    let product = db.store.create_product(&ctx, &product).await.unwrap();
     let id = ConnectionId::new();
     let secrets = ConnectionSecrets {
         credentials: Credentials::ConsumerKey {
@@ -122,6 +123,21 @@ async fn catalog_changes_reach_the_channel_and_rapid_edits_coalesce(db: TestData
         })
         .await
         .unwrap();
+    (sim, hub, WriteContext::new(tenant, "test"), id)
+}
+
+async fn catalog_changes_reach_the_channel_and_rapid_edits_coalesce(db: TestDatabase) {
+    let (sim, hub, ctx, id) = woo_shop(&db).await;
+    let tenant = ctx.tenant;
+    let product: NewProduct = serde_json::from_value(json!({
+        "title": "Tee", "options": ["Size"],
+        "variants": [
+            { "sku": "TEE-S", "options": ["S"], "price": "19.99", "inventory_quantity": 5 },
+            { "sku": "TEE-M", "options": ["M"], "price": "21.99", "inventory_quantity": 0 }
+        ]
+    }))
+    .unwrap();
+    let product = db.store.create_product(&ctx, &product).await.unwrap();
     for variant in &product.variants {
         db.store
             .upsert_listing(tenant, id, product.id, variant.id)
@@ -254,4 +270,75 @@ async fn failed_listings_are_made_pending_when_their_retry_is_due(db: TestDataba
     assert_eq!(again[0].id, due[0].id);
     assert_eq!(again[0].attempts, 1);
     assert!(db.store.wake_due_retries().await.unwrap().is_empty());
+}
+
+/// A run stops taking rounds when its time budget is spent and asks for a
+/// follow-up run, which carries on from the front: with no budget at all,
+/// every run takes one round, and three rounds' worth still all arrive
+/// (without the follow-up, only the first round's would).
+async fn a_run_out_of_budget_hands_the_rest_to_a_follow_up_run(db: TestDatabase) {
+    let (sim, hub, ctx, id) = woo_shop(&db).await;
+    let count = 2 * ROUND as usize + 50;
+    let products: Vec<NewProduct> = (0..count)
+        .map(|n| {
+            serde_json::from_value(json!({
+                "title": format!("Card {n}"),
+                "variants": [{ "sku": format!("CARD-{n}"), "price": "3.00", "inventory_quantity": 4 }]
+            }))
+            .unwrap()
+        })
+        .collect();
+    let outcome = db.store.bulk_upsert(&ctx, &products).await.unwrap();
+    assert_eq!(outcome.created, count);
+    let ids: Vec<_> = outcome.results.iter().map(|r| r.product_id).collect();
+    let links: Vec<ListingLink> = db
+        .store
+        .get_products(ctx.tenant, &ids)
+        .await
+        .unwrap()
+        .iter()
+        .map(|p| ListingLink {
+            product: p.id,
+            variant: Some(p.variants[0].id),
+            external_product_id: None,
+            external_variant_id: None,
+            inventory_ref: None,
+            status_pending: true,
+        })
+        .collect();
+    db.store.link_listings(&ctx, id, &links, 5).await.unwrap();
+
+    let wakeups = Wakeups::local();
+    let push = ChannelPush {
+        run_budget: Duration::ZERO,
+        ..ChannelPush::new(hub.clone())
+    };
+    let runtime = Runtime::standard(
+        db.store.clone(),
+        wakeups.clone(),
+        config(),
+        &[WorkerKind::Sync],
+        Arc::new(push),
+        None,
+    )
+    .start()
+    .await
+    .unwrap();
+    wakeups.wake(SYNC_QUEUE).await;
+    let deadline = Instant::now() + Duration::from_secs(60);
+    loop {
+        let rows = db.store.list_listings(ctx.tenant, id).await.unwrap();
+        if rows.iter().all(|l| l.status == "synced") {
+            break;
+        }
+        assert!(
+            Instant::now() < deadline,
+            "{} of {count} listings synced",
+            rows.iter().filter(|l| l.status == "synced").count()
+        );
+        tokio::time::sleep(Duration::from_millis(100)).await;
+    }
+    let held = sim_listings(&sim, "store1").await;
+    assert_eq!(held.as_array().unwrap().len(), count);
+    runtime.shutdown().await;
 }

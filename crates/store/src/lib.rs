@@ -679,7 +679,19 @@ impl Store {
         tenant: TenantId,
         results: &[ListingResult],
     ) -> StoreResult<u64> {
-        dispatch!(self.record_listing_results(tenant, results, Utc::now()))
+        dispatch!(self.record_listing_results(tenant, results, &[], Utc::now()))
+    }
+
+    /// A sync round's listing results and the logs of the calls that
+    /// settled them, in one write transaction: on SQLite's single writer a
+    /// round costs one turn at the lock, not one per call.
+    pub async fn record_sync_round(
+        &self,
+        tenant: TenantId,
+        results: &[ListingResult],
+        logs: &[NewSyncLog],
+    ) -> StoreResult<u64> {
+        dispatch!(self.record_listing_results(tenant, results, logs, Utc::now()))
     }
 
     /// Lists products or variants on a connection (idempotent per product and

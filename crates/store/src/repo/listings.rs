@@ -66,10 +66,14 @@ pub(crate) async fn record_listing_results(
     pool: &Pool,
     tenant: TenantId,
     results: &[ListingResult],
+    logs: &[NewSyncLog],
     now: DateTime<Utc>,
 ) -> StoreResult<u64> {
     let mut written = 0;
     let mut tx = pool.begin_with(BEGIN_WRITE).await?;
+    for log in logs {
+        write_sync_log(&mut tx, log, now).await?;
+    }
     for result in results {
         let done = match &result.outcome {
             ListingOutcome::Synced {
@@ -168,6 +172,11 @@ pub(crate) async fn insert_sync_log(
     log: &NewSyncLog,
     now: DateTime<Utc>,
 ) -> StoreResult<()> {
+    let mut conn = pool.acquire().await?;
+    write_sync_log(&mut conn, log, now).await
+}
+
+async fn write_sync_log(conn: &mut Conn, log: &NewSyncLog, now: DateTime<Utc>) -> StoreResult<()> {
     sqlx::query(
         "INSERT INTO sync_logs (id, tenant_id, connection_id, listing_id, operation, status, dry_run, \
          duration_ms, api_calls, detail, error, created_at) VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12)",
@@ -184,7 +193,7 @@ pub(crate) async fn insert_sync_log(
     .bind(Json(&log.detail))
     .bind(&log.error)
     .bind(now)
-    .execute(pool)
+    .execute(&mut *conn)
     .await?;
     Ok(())
 }
