@@ -23,9 +23,9 @@ use crate::relay::OUTBOX_QUEUE;
 use crate::sync::{enqueue_and_wake, job_connection};
 use crate::worker::{JobContext, JobError, JobHandler};
 
-/// How far back each poll after the first reads before where the last one
-/// ended: orders a platform indexes late are still found (the duplicates
-/// cost nothing).
+/// How far back each poll reads before where the last one ended: orders a
+/// platform indexes late are still found (the duplicates cost nothing).
+/// Never before the connection was made.
 pub const POLL_OVERLAP: chrono::Duration = chrono::Duration::minutes(10);
 
 /// The lines of `order` as the store matches them.
@@ -128,11 +128,7 @@ impl JobHandler for OrderPollJob {
         else {
             return Ok(());
         };
-        let since = if cursor.polled_before {
-            cursor.until - POLL_OVERLAP
-        } else {
-            cursor.until
-        };
+        let since = (cursor.until - POLL_OVERLAP).max(cursor.made_at);
         let started = Utc::now();
         let orders = channel.recent_orders(since).await.map_err(|e| match e {
             e if e.is_retryable() => JobError::Retry(e.to_string()),

@@ -224,15 +224,39 @@ impl ConnectionSync for ChannelPush {
                 record_ms = record_time.as_millis() as u64,
                 "sync round"
             );
-            recorded.map_err(retry)?;
+            if let Err(e) = recorded {
+                // Keep what the channel now holds (its new ids above all: a
+                // listing that loses them is created twice) if the database
+                // takes it on a second try; else the listings stay pending.
+                let _ = finished.record(store, tenant).await;
+                return Err(match sent {
+                    Ok(()) => {
+                        let _ = settled.record(store, tenant).await;
+                        retry(e)
+                    }
+                    // `give_up` has recorded what the failed send settled.
+                    Err(failed) => failed,
+                });
+            }
+            // A failed send has recorded what it settled (`give_up`).
             sent?;
             finished = settled;
-            next = upcoming?;
+            next = match upcoming {
+                Ok(round) => round,
+                Err(e) => {
+                    finished.record(store, tenant).await.map_err(retry)?;
+                    return Err(e);
+                }
+            };
             if run_started.elapsed() >= self.run_budget {
                 break;
             }
         }
         finished.record(store, tenant).await.map_err(retry)?;
+        if next.due.is_empty() {
+            // The budget ran out just as the work did.
+            return Ok(());
+        }
         // More is due than one run takes: run again once this one ends,
         // leaving the worker to other connections in between.
         store
@@ -263,6 +287,9 @@ struct Settled {
 
 impl Settled {
     async fn record(&self, store: &Store, tenant: TenantId) -> Result<u64, StoreError> {
+        if self.results.is_empty() && self.logs.is_empty() {
+            return Ok(0);
+        }
         store
             .record_sync_round(tenant, &self.results, &self.logs)
             .await

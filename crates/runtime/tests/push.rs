@@ -4,6 +4,7 @@
 //! are coalesced instead of sent one by one.
 
 use std::sync::Arc;
+use std::sync::atomic::{AtomicUsize, Ordering};
 use std::time::{Duration, Instant};
 
 use serde_json::{Value, json};
@@ -13,7 +14,9 @@ use shelfsync_core::vault::{ExposeSecret, KeyRing};
 use shelfsync_core::{ConnectionId, Platform};
 use shelfsync_runtime::connections::{ChannelHub, ChannelSettings};
 use shelfsync_runtime::push::{ChannelPush, ROUND};
-use shelfsync_runtime::{Backoff, Runtime, RuntimeConfig, Wakeups, WorkerKind};
+use shelfsync_runtime::{
+    Backoff, ConnectionSync, JobContext, JobError, Runtime, RuntimeConfig, Wakeups, WorkerKind,
+};
 use shelfsync_store::{
     ListingLink, ListingOutcome, ListingResult, NewConnection, SYNC_QUEUE, WriteContext,
 };
@@ -309,16 +312,19 @@ async fn a_run_out_of_budget_hands_the_rest_to_a_follow_up_run(db: TestDatabase)
     db.store.link_listings(&ctx, id, &links, 5).await.unwrap();
 
     let wakeups = Wakeups::local();
-    let push = ChannelPush {
-        run_budget: Duration::ZERO,
-        ..ChannelPush::new(hub.clone())
-    };
+    let push = Arc::new(CountedRuns {
+        push: ChannelPush {
+            run_budget: Duration::ZERO,
+            ..ChannelPush::new(hub.clone())
+        },
+        runs: AtomicUsize::new(0),
+    });
     let runtime = Runtime::standard(
         db.store.clone(),
         wakeups.clone(),
         config(),
         &[WorkerKind::Sync],
-        Arc::new(push),
+        push.clone(),
         None,
     )
     .start()
@@ -340,5 +346,26 @@ async fn a_run_out_of_budget_hands_the_rest_to_a_follow_up_run(db: TestDatabase)
     }
     let held = sim_listings(&sim, "store1").await;
     assert_eq!(held.as_array().unwrap().len(), count);
+    // A run per round: the budget was spent after each one.
+    assert!(push.runs.load(Ordering::SeqCst) >= 3);
     runtime.shutdown().await;
+}
+
+/// A sync that counts its runs.
+struct CountedRuns {
+    push: ChannelPush,
+    runs: AtomicUsize,
+}
+
+#[async_trait::async_trait]
+impl ConnectionSync for CountedRuns {
+    async fn sync(
+        &self,
+        tenant: shelfsync_core::TenantId,
+        connection: ConnectionId,
+        cx: &JobContext,
+    ) -> Result<(), JobError> {
+        self.runs.fetch_add(1, Ordering::SeqCst);
+        self.push.sync(tenant, connection, cx).await
+    }
 }

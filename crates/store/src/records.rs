@@ -973,9 +973,7 @@ pub struct StockMove {
 pub struct OrderPollCursor {
     /// Where the last poll ended, else when the connection was made.
     pub until: DateTime<Utc>,
-    /// Whether a poll has run. Only then does the next one reach back
-    /// before `until` (orders a platform indexes late); a first poll that
-    /// did would take orders from before the connection, which its linked
-    /// stock already counts.
-    pub polled_before: bool,
+    /// When the connection was made: no poll reaches back before it, since
+    /// the stock it was linked with already counts earlier orders.
+    pub made_at: DateTime<Utc>,
 }

@@ -339,7 +339,7 @@ pub(crate) async fn orders_polled_until(
         let created: DateTime<Utc> = r.try_get("created_at")?;
         Ok(OrderPollCursor {
             until: polled.unwrap_or(created),
-            polled_before: polled.is_some(),
+            made_at: created,
         })
     })
     .transpose()

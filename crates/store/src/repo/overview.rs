@@ -36,7 +36,7 @@ pub(crate) async fn recent_stock_moves(
          FROM inventory_history h \
          JOIN product_variants v ON v.id = h.variant_id \
          JOIN products p ON p.id = v.product_id \
-         WHERE h.tenant_id = $1 ORDER BY h.created_at DESC LIMIT $2",
+         WHERE h.tenant_id = $1 ORDER BY h.created_at DESC, h.id DESC LIMIT $2",
     )
     .bind(tenant.as_uuid())
     .bind(limit)
