@@ -104,7 +104,11 @@ impl Writer {
                 }
             }
             if stored {
-                self.wakeups.wake(WEBHOOK_QUEUE).await;
+                // In the background: in scaled mode a wake-up is a Redis
+                // round trip, and the next batch should not wait for it (a
+                // lost one only delays the worker until its next poll).
+                let wakeups = self.wakeups.clone();
+                tokio::spawn(async move { wakeups.wake(WEBHOOK_QUEUE).await });
             }
         }
     }
@@ -142,7 +146,13 @@ impl Writer {
         let fresh: Vec<usize> = (0..deliveries.len())
             .filter(|&i| claimed[i] || key_refs[i].is_empty())
             .collect();
-        let batch: Vec<NewWebhookLog> = fresh.iter().map(|&i| deliveries[i].clone()).collect();
+        // Moved, not cloned: each delivery carries its headers and body.
+        let batch: Vec<NewWebhookLog> = deliveries
+            .into_iter()
+            .enumerate()
+            .filter(|(i, _)| claimed[*i] || key_refs[*i].is_empty())
+            .map(|(_, d)| d)
+            .collect();
         match self.store.accept_webhooks(&batch, REPLAY_WINDOW).await {
             Ok(stored) => {
                 for (&i, answer) in fresh.iter().zip(stored) {
