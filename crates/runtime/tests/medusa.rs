@@ -28,7 +28,7 @@ use shelfsync_runtime::{
 };
 use shelfsync_sim::Simulator;
 use shelfsync_store::{
-    ListingLink, NewConnection, SYNC_QUEUE, Store, WebhookLogQuery, WriteContext,
+    ListingLink, NewConnection, SYNC_QUEUE, Store, WebhookLogQuery, WebhookLogRecord, WriteContext,
 };
 use shelfsync_testkit::medusa::MedusaServer;
 use shelfsync_testkit::{TestDatabase, backend_tests};
@@ -87,6 +87,20 @@ async fn master_stock(store: &Store, tenant: TenantId, variant: VariantId) -> i6
 }
 
 /// What the simulated Shopify shop offers of `sku`.
+/// The tenant's stored deliveries (the first ten).
+async fn deliveries(store: &Store, tenant: TenantId) -> Vec<WebhookLogRecord> {
+    store
+        .list_webhook_logs(
+            tenant,
+            &WebhookLogQuery {
+                limit: 10,
+                ..WebhookLogQuery::default()
+            },
+        )
+        .await
+        .unwrap()
+}
+
 async fn shopify_stock(sim: &Simulator, sku: &str) -> Option<i64> {
     let held: Vec<shelfsync_sim::SimListing> =
         reqwest::get(format!("{}/_sim/shopify/{SHOP}/listings", sim.url()))
@@ -359,16 +373,7 @@ async fn an_order_in_medusa_lowers_stock_on_shopify_too(db: TestDatabase) {
     assert_eq!(medusa_level(&medusa, "MTEE-S").await, Some((10, 0)));
     assert_eq!(master_stock(store, tenant, small).await, 10);
     assert_eq!(shopify_stock(&sim, "MTEE-S").await, Some(10));
-    let logs = store
-        .list_webhook_logs(
-            tenant,
-            &WebhookLogQuery {
-                limit: 10,
-                ..WebhookLogQuery::default()
-            },
-        )
-        .await
-        .unwrap();
+    let logs = deliveries(store, tenant).await;
     assert_eq!(logs.len(), 1, "{logs:?}");
     assert_eq!(logs[0].source, "poll");
     assert_eq!(logs[0].connection_id, Some(medusa_conn));
@@ -394,16 +399,7 @@ async fn an_order_in_medusa_lowers_stock_on_shopify_too(db: TestDatabase) {
         }
     })
     .await;
-    let again = store
-        .list_webhook_logs(
-            tenant,
-            &WebhookLogQuery {
-                limit: 10,
-                ..WebhookLogQuery::default()
-            },
-        )
-        .await
-        .unwrap();
+    let again = deliveries(store, tenant).await;
     assert_eq!(again.len(), 1, "the order was stored twice: {again:?}");
     assert_eq!(master_stock(store, tenant, medium).await, 7);
     assert_eq!(shopify_stock(&sim, "MTEE-M").await, Some(7));

@@ -15,7 +15,7 @@ use shelfsync_runtime::{Backoff, Reconciler, Runtime, RuntimeConfig, Wakeups, Wo
 use shelfsync_sim::{AccountCredentials, Simulator};
 use shelfsync_store::{
     NewConnection, NewJob, OrderEvent, OrderLineRef, Store, WEBHOOK_QUEUE, WebhookLogQuery,
-    WriteContext,
+    WebhookLogRecord, WriteContext,
 };
 use shelfsync_testkit::{TestDatabase, backend_tests};
 
@@ -93,6 +93,25 @@ async fn connect_woo(
         .await
         .unwrap();
     id
+}
+
+/// The tenant's stored deliveries (the first ten), of one connection or all.
+async fn deliveries(
+    store: &Store,
+    tenant: TenantId,
+    connection: Option<ConnectionId>,
+) -> Vec<WebhookLogRecord> {
+    store
+        .list_webhook_logs(
+            tenant,
+            &WebhookLogQuery {
+                limit: 10,
+                connection,
+                ..WebhookLogQuery::default()
+            },
+        )
+        .await
+        .unwrap()
 }
 
 async fn world(db: &TestDatabase) -> (Simulator, ChannelHub) {
@@ -273,16 +292,7 @@ async fn polled_orders_take_the_webhook_path_once(db: TestDatabase) {
     wakeups.wake(WEBHOOK_QUEUE).await;
     tokio::time::sleep(Duration::from_secs(2)).await;
     assert_eq!(stock(&store, tenant, variant).await, 8);
-    let logs = store
-        .list_webhook_logs(
-            tenant,
-            &WebhookLogQuery {
-                limit: 10,
-                ..WebhookLogQuery::default()
-            },
-        )
-        .await
-        .unwrap();
+    let logs = deliveries(&store, tenant, None).await;
     assert_eq!(logs.len(), 1, "{logs:?}");
     assert_eq!(logs[0].source, "poll");
     assert_eq!(logs[0].status, "processed");
@@ -327,17 +337,7 @@ async fn polled_orders_take_the_webhook_path_once(db: TestDatabase) {
         }
     }
     // The poll stores what it read before it moves its cursor.
-    let read = store
-        .list_webhook_logs(
-            tenant,
-            &WebhookLogQuery {
-                limit: 10,
-                connection: Some(second),
-                ..WebhookLogQuery::default()
-            },
-        )
-        .await
-        .unwrap();
+    let read = deliveries(&store, tenant, Some(second)).await;
     assert!(read.is_empty(), "{read:?}");
     assert_eq!(stock(&store, tenant, variant).await, 8);
     runtime.shutdown().await;

@@ -58,6 +58,19 @@ pub fn parse_json<T: DeserializeOwned>(bytes: &[u8]) -> Result<T, ApiError> {
     })
 }
 
+/// A list route's optional `connection_id` filter: a 400 naming the value
+/// when it is not a connection id.
+pub fn connection_filter(
+    value: Option<&str>,
+) -> Result<Option<shelfsync_core::ConnectionId>, ApiError> {
+    value
+        .map(|c| {
+            c.parse()
+                .map_err(|_| ApiError::BadRequest(format!("`{c}` is not a connection id")))
+        })
+        .transpose()
+}
+
 /// A list route's `limit` (1 to 250, default 50) and `cursor` (the id the
 /// previous page ended on), checked once for every list.
 #[derive(Debug, Clone, Copy)]

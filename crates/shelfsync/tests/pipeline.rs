@@ -9,7 +9,7 @@ use std::time::{Duration, Instant};
 
 use serde_json::{Value, json};
 use shelfsync_core::{ProductId, TenantId, VariantId};
-use shelfsync_testkit::{Backend, TestDatabase};
+use shelfsync_testkit::{Backend, TestDatabase, free_port};
 
 const KEY: &str = "ssk_pipelinetestpipelinetestpipelinetest0000";
 
@@ -40,14 +40,6 @@ fn shelfsync(db: &TestDatabase, args: &[&str]) -> Process {
         .spawn()
         .unwrap();
     Process(child)
-}
-
-fn free_port() -> u16 {
-    std::net::TcpListener::bind("127.0.0.1:0")
-        .unwrap()
-        .local_addr()
-        .unwrap()
-        .port()
 }
 
 async fn scalar(pool: &sqlx::PgPool, sql: &'static str) -> i64 {

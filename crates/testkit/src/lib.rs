@@ -54,6 +54,14 @@ pub(crate) fn required() -> bool {
     std::env::var("SHELFSYNC_TEST_REQUIRE_SERVICES").is_ok_and(|v| v == "1" || v == "true")
 }
 
+/// A port nothing listens on now, for a server a test starts.
+pub fn free_port() -> u16 {
+    std::net::TcpListener::bind("127.0.0.1:0")
+        .and_then(|l| l.local_addr())
+        .map(|a| a.port())
+        .expect("a free port")
+}
+
 /// The URL of a service, or `None` (with a note on the terminal, once per
 /// test binary) to skip.
 pub fn service_url(var: &str, suite: &str) -> Option<String> {

@@ -17,6 +17,7 @@
 //! missing (PostgreSQL, Node, npm), it skips with the reason, or fails when
 //! `SHELFSYNC_TEST_REQUIRE_SERVICES=1` (as in CI).
 
+use crate::free_port;
 use std::io::Write;
 use std::path::{Path, PathBuf};
 use std::process::{Child, Command, Stdio};
@@ -311,13 +312,6 @@ async fn template(dir: &Path, admin_url: &str) -> String {
         start.elapsed().as_secs_f64()
     ));
     name
-}
-
-fn free_port() -> u16 {
-    std::net::TcpListener::bind("127.0.0.1:0")
-        .and_then(|l| l.local_addr())
-        .map(|a| a.port())
-        .expect("a free port")
 }
 
 /// A running Medusa server with a secret API key and a place to keep stock.

@@ -19,7 +19,7 @@ use uuid::Uuid;
 use crate::AppState;
 use crate::auth::Principal;
 use crate::error::{ApiError, ApiResult, Problem};
-use crate::extract::{ApiJson, ApiQuery, IdPath};
+use crate::extract::{ApiJson, ApiQuery, IdPath, connection_filter};
 
 /// Attempts given to the sync job a resolution enqueues (the runtime's default).
 pub(crate) const SYNC_MAX_ATTEMPTS: i32 = 10;
@@ -60,14 +60,7 @@ pub async fn list(
             "status must be open, resolved or ignored".into(),
         ));
     }
-    let connection = params
-        .connection_id
-        .as_deref()
-        .map(|c| {
-            c.parse::<ConnectionId>()
-                .map_err(|_| ApiError::BadRequest(format!("`{c}` is not a connection id")))
-        })
-        .transpose()?;
+    let connection = connection_filter(params.connection_id.as_deref())?;
     let before = params
         .cursor
         .as_deref()

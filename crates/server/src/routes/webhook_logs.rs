@@ -5,14 +5,13 @@ use axum::Router;
 use axum::extract::State;
 use axum::routing::get;
 use serde::{Deserialize, Serialize};
-use shelfsync_core::ConnectionId;
 use shelfsync_store::{WebhookLogQuery, WebhookLogRecord};
 use uuid::Uuid;
 
 use crate::AppState;
 use crate::auth::Principal;
 use crate::error::{ApiError, ApiResult, Problem};
-use crate::extract::{ApiJson, ApiQuery, IdPath, Paging};
+use crate::extract::{ApiJson, ApiQuery, IdPath, Paging, connection_filter};
 
 pub fn router() -> Router<AppState> {
     Router::new()
@@ -57,14 +56,7 @@ pub async fn list(
             STATUSES.join(", ")
         )));
     }
-    let connection = params
-        .connection_id
-        .as_deref()
-        .map(|c| {
-            c.parse::<ConnectionId>()
-                .map_err(|_| ApiError::BadRequest(format!("`{c}` is not a connection id")))
-        })
-        .transpose()?;
+    let connection = connection_filter(params.connection_id.as_deref())?;
     let paging = Paging::parse(params.limit, params.cursor.as_deref())?;
     let query = WebhookLogQuery {
         after: paging.after,
