@@ -165,12 +165,7 @@ pub(crate) async fn connect_with_secret(
 }
 
 pub(crate) fn channel_bases(sim: &Simulator) -> (String, String) {
-    let bases = ["shopify", "ebay", "etsy", "amazon"]
-        .iter()
-        .map(|p| format!("{p}={}", sim.base(p)))
-        .collect::<Vec<_>>()
-        .join(",");
-    ("SHELFSYNC_CHANNEL_BASES".to_owned(), bases)
+    ("SHELFSYNC_CHANNEL_BASES".to_owned(), sim.channel_bases())
 }
 
 /// Seeds `n` one-variant products through the bulk API; returns (product
@@ -292,14 +287,6 @@ async fn held_price(
     Ok(variant.map(|v| v["price"].to_string().trim_matches('"').to_owned()))
 }
 
-/// What publishing to eBay needs: category, location, business policies.
-pub(crate) fn ebay_settings() -> Value {
-    json!({
-        "marketplace_id": "EBAY_US", "category_id": "15687", "merchant_location_key": "warehouse-1",
-        "fulfillment_policy_id": "6196932000", "payment_policy_id": "6196936000", "return_policy_id": "6196937000",
-    })
-}
-
 pub async fn latency(opts: LatencyOptions) -> anyhow::Result<()> {
     let sim = Simulator::start("127.0.0.1:0".parse()?).await?;
     let mut launch = Launch::new(
@@ -315,7 +302,7 @@ pub async fn latency(opts: LatencyOptions) -> anyhow::Result<()> {
     let server = Server::launch(&launch).await?;
     let api = Api::new(&server);
 
-    let ebay_settings = ebay_settings();
+    let ebay_settings = shelfsync_sim::ebay::seller_settings();
     let channels = vec![
         connect(
             &api,

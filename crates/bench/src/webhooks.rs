@@ -197,7 +197,7 @@ pub async fn order_latency(opts: OrderOptions) -> anyhow::Result<()> {
             "ebay",
             "orders-seller",
             None,
-            crate::sync::ebay_settings(),
+            shelfsync_sim::ebay::seller_settings(),
         )
         .await?,
     ];

@@ -19,14 +19,7 @@ const ACCOUNT: &str = "seller-one";
 
 /// What publishing needs on eBay: category, location, the three policies.
 fn listing_settings() -> serde_json::Value {
-    serde_json::json!({
-        "marketplace_id": "EBAY_US",
-        "category_id": "15687",
-        "merchant_location_key": "warehouse-1",
-        "fulfillment_policy_id": "6196932000",
-        "payment_policy_id": "6196936000",
-        "return_policy_id": "6196937000",
-    })
+    shelfsync_sim::ebay::seller_settings()
 }
 
 fn with(mut settings: serde_json::Value, key: &str, value: serde_json::Value) -> serde_json::Value {

@@ -112,15 +112,7 @@ async fn world(db: &TestDatabase) -> World {
                 }),
                 account.to_owned(),
                 match platform {
-                    // What publishing needs on eBay: category, location, policies.
-                    Platform::Ebay => json!({
-                        "marketplace_id": "EBAY_US",
-                        "category_id": "15687",
-                        "merchant_location_key": "warehouse-1",
-                        "fulfillment_policy_id": "6196932000",
-                        "payment_policy_id": "6196936000",
-                        "return_policy_id": "6196937000",
-                    }),
+                    Platform::Ebay => shelfsync_sim::ebay::seller_settings(),
                     _ => json!({ "quota": quota }),
                 },
             ),

@@ -191,6 +191,17 @@ impl Simulator {
         &self.core.base_url
     }
 
+    /// A `SHELFSYNC_CHANNEL_BASES` value that sends every platform reached
+    /// at its own host to this simulator (a WooCommerce store is reached at
+    /// its own URL, which the connection names).
+    pub fn channel_bases(&self) -> String {
+        ["shopify", "ebay", "etsy", "amazon"]
+            .iter()
+            .map(|p| format!("{p}={}", self.base(p)))
+            .collect::<Vec<_>>()
+            .join(",")
+    }
+
     /// Create an account with the platform's own limits or `quota`.
     pub fn create_account(
         &self,

@@ -52,6 +52,17 @@ use shelfsync_core::quota::{Limit, QuotaModel, Scope};
 use self::store::{Answer, Store};
 use crate::{SimCore, SimEdit, SimListing, SimOrderLine, SimPlatform, SimVariant};
 
+/// A connection's settings for publishing to a simulated eBay seller: the
+/// category, inventory location and the three business policies eBay
+/// requires (error 25017 without them), with the example ids from eBay's
+/// documentation.
+pub fn seller_settings() -> Value {
+    json!({
+        "marketplace_id": "EBAY_US", "category_id": "15687", "merchant_location_key": "warehouse-1",
+        "fulfillment_policy_id": "6196932000", "payment_policy_id": "6196936000", "return_policy_id": "6196937000",
+    })
+}
+
 /// Operation name of every Inventory API call (one daily limit for the API).
 pub const INVENTORY: &str = "sell.inventory";
 /// Operation name of every Fulfillment API call.

@@ -88,18 +88,13 @@ fn demo_global(global: &GlobalOptions, sim: &Simulator) -> anyhow::Result<Global
     }
     std::fs::create_dir_all(&data_dir)
         .with_context(|| format!("could not create {}", data_dir.display()))?;
-    let bases = ["shopify", "ebay", "etsy", "amazon"]
-        .iter()
-        .map(|p| format!("{p}={}", sim.base(p)))
-        .collect::<Vec<_>>()
-        .join(",");
     Ok(GlobalOptions {
         data_dir,
         database_url: None,
         redis_url: None,
         db_max_connections: global.db_max_connections,
         encryption_keys: None,
-        channel_bases: Some(bases),
+        channel_bases: Some(sim.channel_bases()),
         channel_apps: None,
         log_format: global.log_format,
     })

@@ -127,11 +127,7 @@ pub async fn connect_shops(
             ebay.account.clone(),
             json!({"platform": "ebay", "name": "eBay", "account": ebay.account,
                    "credentials": {"access_token": ebay.access_token, "refresh_token": ebay.refresh_token},
-                   "settings": {
-                       "marketplace_id": "EBAY_US", "category_id": "15687",
-                       "merchant_location_key": "warehouse-1",
-                       "fulfillment_policy_id": "6196932000", "payment_policy_id": "6196936000",
-                       "return_policy_id": "6196937000"}}),
+                   "settings": shelfsync_sim::ebay::seller_settings()}),
         ),
     ];
     let mut shops = Vec::new();
