@@ -22,4 +22,17 @@ impl Percentiles {
     pub fn max_ms(&self) -> f64 {
         self.0.last().map_or(0.0, |d| d.as_secs_f64() * 1000.0)
     }
+
+    /// `n=… p50=… ms p90=… ms p99=… ms max=… ms`, as the latency
+    /// benchmarks print it.
+    pub fn summary(&self) -> String {
+        format!(
+            "n={} p50={:.1} ms p90={:.1} ms p99={:.1} ms max={:.1} ms",
+            self.0.len(),
+            self.ms(50.0),
+            self.ms(90.0),
+            self.ms(99.0),
+            self.max_ms()
+        )
+    }
 }

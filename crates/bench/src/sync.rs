@@ -361,14 +361,9 @@ pub async fn latency(opts: LatencyOptions) -> anyhow::Result<()> {
         // One change at a time, on an otherwise idle system.
         tokio::time::sleep(Duration::from_millis(20)).await;
     }
-    let n = samples.len();
-    let p = Percentiles::new(samples);
     println!(
-        "master change -> all three channels updated: n={n} p50={:.1} ms p90={:.1} ms p99={:.1} ms max={:.1} ms",
-        p.ms(50.0),
-        p.ms(90.0),
-        p.ms(99.0),
-        p.max_ms()
+        "master change -> all three channels updated: {}",
+        Percentiles::new(samples).summary()
     );
     server.stop().await;
     let _ = std::fs::remove_dir_all(&launch.data_dir);

@@ -254,14 +254,9 @@ pub async fn order_latency(opts: OrderOptions) -> anyhow::Result<()> {
         samples.push(started.elapsed());
         tokio::time::sleep(Duration::from_millis(20)).await;
     }
-    let n = samples.len();
-    let p = Percentiles::new(samples);
     println!(
-        "order on Shopify -> stock on WooCommerce and eBay: n={n} p50={:.1} ms p90={:.1} ms p99={:.1} ms max={:.1} ms",
-        p.ms(50.0),
-        p.ms(90.0),
-        p.ms(99.0),
-        p.max_ms()
+        "order on Shopify -> stock on WooCommerce and eBay: {}",
+        Percentiles::new(samples).summary()
     );
     server.stop().await;
     let _ = std::fs::remove_dir_all(&launch.data_dir);
