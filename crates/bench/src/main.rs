@@ -3,6 +3,7 @@
 
 mod catalog_csv;
 mod load;
+mod open_loop;
 mod queue;
 mod relay;
 mod server;

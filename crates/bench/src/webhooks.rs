@@ -2,23 +2,26 @@
 //!
 //! - `webhook-accept`: signed WooCommerce deliveries sent open-loop at a
 //!   fixed rate to an `api` process (the HTTP role alone, as deployed at
-//!   scale; the worker applies them elsewhere): accepted per second and the
-//!   acknowledgement latency, measured from when each delivery was due.
+//!   scale; the worker applies them elsewhere) over keep-alive connections:
+//!   accepted per second and the acknowledgement latency, measured from
+//!   when each delivery was due.
 //! - `order-latency`: an order placed on the simulated Shopify shop, sent
 //!   to `serve` by the shop's own webhook, until the simulated WooCommerce
 //!   store and eBay seller both show the lower stock.
 
 use std::path::PathBuf;
-use std::sync::Arc;
 use std::time::{Duration, Instant};
 
 use anyhow::Context;
+use bytes::Bytes;
 use clap::Args;
+use http_body_util::Full;
+use hyper::Request;
 use serde_json::json;
 use shelfsync_channels::signature::hmac_sha256_base64;
 use shelfsync_sim::Simulator;
-use tokio::task::JoinSet;
 
+use crate::open_loop;
 use crate::server::{Launch, Server};
 use crate::stats::Percentiles;
 use crate::sync::{Api, channel_bases, connect_with_secret, held_variant, publish, seed, settled};
@@ -39,6 +42,9 @@ pub struct AcceptOptions {
     seconds: u64,
     #[arg(long, default_value_t = 18_433)]
     port: u16,
+    /// Keep-alive connections the deliveries share.
+    #[arg(long, default_value_t = 256)]
+    connections: usize,
 }
 
 #[derive(Args)]
@@ -100,53 +106,45 @@ pub async fn accept(opts: AcceptOptions) -> anyhow::Result<()> {
     setup.stop().await;
     launch.command = "api";
     let server = Server::launch(&launch).await?;
-    let url = Arc::new(format!(
-        "{}/webhooks/woocommerce/{}",
-        server.base, channel.connection
-    ));
-    let client = reqwest::Client::builder()
-        .pool_max_idle_per_host(1024)
-        .build()?;
+    let path = format!("/webhooks/woocommerce/{}", channel.connection);
+    let address: std::net::SocketAddr = server
+        .base
+        .trim_start_matches("http://")
+        .parse()
+        .context("the server's address")?;
 
     let warmup = opts.seconds / 5;
     let total = u64::from(opts.rate) * (warmup + opts.seconds);
     let skip = u64::from(opts.rate) * warmup;
     let interval = Duration::from_secs_f64(1.0 / f64::from(opts.rate));
-    let start = Instant::now() + Duration::from_millis(200);
-    let mut tasks = JoinSet::new();
-    for n in 0..total {
-        let due = start + interval.mul_f64(n as f64);
-        tokio::time::sleep_until(due.into()).await;
-        let (body, signature, delivery) = woo_delivery(n);
-        let client = client.clone();
-        let url = url.clone();
-        tasks.spawn(async move {
-            let response = client
-                .post(url.as_str())
+    // Made (and signed) before the clock starts, as a platform has them
+    // ready to send: the sender's own work stays off the measured path.
+    let requests = (0..total)
+        .map(|n| {
+            let (body, signature, delivery) = woo_delivery(n);
+            Request::post(path.as_str())
+                .header("host", address.to_string())
                 .header("content-type", "application/json")
                 .header("x-wc-webhook-topic", "order.created")
                 .header("x-wc-webhook-delivery-id", delivery)
                 .header("x-wc-webhook-signature", signature)
-                .body(body)
-                .send()
-                .await;
-            let ok = matches!(&response, Ok(r) if r.status().is_success());
-            (n, due.elapsed(), ok, Instant::now())
-        });
-    }
+                .body(Full::new(Bytes::from(body)))
+        })
+        .collect::<Result<Vec<_>, _>>()?;
+    let run = open_loop::run(address, opts.connections, requests, interval).await?;
+    let start = run.start;
     let mut samples = Vec::new();
     let mut failed = 0;
     let mut last_done = start;
-    while let Some(done) = tasks.join_next().await {
-        let (n, latency, ok, at) = done?;
-        if n < skip {
+    for sample in run.samples {
+        if (sample.index as u64) < skip {
             continue;
         }
-        if !ok {
+        if !sample.ok {
             failed += 1;
         }
-        last_done = last_done.max(at);
-        samples.push(latency);
+        last_done = last_done.max(sample.done);
+        samples.push(sample.latency);
     }
     let measured = samples.len();
     let window = last_done - (start + interval.mul_f64(skip as f64));

@@ -130,7 +130,7 @@ impl AppState {
         let nonces = match &redis {
             Some(manager) => webhooks::Nonces::Redis {
                 redis: manager.clone(),
-                prefix: config.redis_prefix.clone(),
+                prefix: config.redis_prefix.as_str().into(),
             },
             None => webhooks::Nonces::Table(store.clone()),
         };

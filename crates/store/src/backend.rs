@@ -6,7 +6,9 @@
 //! included into one module per backend, so both are type-checked against their
 //! real driver and the SQL is shared. The few dialect differences (how exact
 //! decimals are stored, how a write transaction starts, row locks) are the
-//! small set of items each module defines before the include.
+//! small set of items each module defines before the include, plus the
+//! multi-row inserts in `repo/bulk/` (arrays through UNNEST on PostgreSQL,
+//! a VALUES list on SQLite), written once per backend.
 
 pub(crate) mod sqlite {
     pub(crate) type DB = sqlx::Sqlite;
@@ -53,6 +55,7 @@ pub(crate) mod sqlite {
     include!("repo/listing_admin.rs");
     include!("repo/rules.rs");
     include!("repo/conflicts.rs");
+    include!("repo/bulk/sqlite.rs");
     include!("repo/webhooks.rs");
     include!("repo/orders.rs");
     include!("repo/overview.rs");
@@ -97,6 +100,7 @@ pub(crate) mod postgres {
     include!("repo/listing_admin.rs");
     include!("repo/rules.rs");
     include!("repo/conflicts.rs");
+    include!("repo/bulk/postgres.rs");
     include!("repo/webhooks.rs");
     include!("repo/orders.rs");
     include!("repo/overview.rs");

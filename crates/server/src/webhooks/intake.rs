@@ -21,7 +21,19 @@ pub const MAX_BATCH: usize = 256;
 /// How long a nonce keeps a delivery id from being accepted again.
 pub const REPLAY_WINDOW: chrono::Duration = chrono::Duration::minutes(10);
 
-type Reply = oneshot::Sender<Result<WebhookAcceptance, Arc<StoreError>>>;
+/// Why a delivery could not be stored (the sender is told 503, and sends it
+/// again later).
+#[derive(Debug, Clone, thiserror::Error)]
+pub enum IntakeError {
+    #[error("storing the deliveries: {0}")]
+    Store(Arc<StoreError>),
+    #[error("claiming the deliveries' ids in Redis: {0}")]
+    Nonces(Arc<redis::RedisError>),
+    #[error("the webhook writer has stopped")]
+    Stopped,
+}
+
+type Reply = oneshot::Sender<Result<WebhookAcceptance, IntakeError>>;
 
 /// Hands deliveries to the writer tasks. Cheap to clone.
 #[derive(Clone)]
@@ -48,17 +60,13 @@ impl Intake {
 
     /// Stores one delivery (claiming its `nonce` for the replay window, and
     /// with its job) and says what became of it once it is committed.
-    pub async fn store(
-        &self,
-        delivery: NewWebhookLog,
-    ) -> Result<WebhookAcceptance, Arc<StoreError>> {
+    pub async fn store(&self, delivery: NewWebhookLog) -> Result<WebhookAcceptance, IntakeError> {
         let (reply, answer) = oneshot::channel();
-        let stopped = || Arc::new(StoreError::Corrupt("the webhook writer has stopped".into()));
         self.queue
             .send((delivery, reply))
             .await
-            .map_err(|_| stopped())?;
-        answer.await.map_err(|_| stopped())?
+            .map_err(|_| IntakeError::Stopped)?;
+        answer.await.map_err(|_| IntakeError::Stopped)?
     }
 }
 
@@ -118,30 +126,28 @@ impl Writer {
     async fn write(
         &self,
         mut deliveries: Vec<NewWebhookLog>,
-    ) -> Result<Vec<WebhookAcceptance>, Arc<StoreError>> {
-        let fail = |e: StoreError| {
+    ) -> Result<Vec<WebhookAcceptance>, IntakeError> {
+        let fail = |e: IntakeError| {
             tracing::error!(error = %e, "could not store webhook deliveries");
-            Arc::new(e)
+            e
         };
         let Nonces::Redis { redis, prefix } = &self.nonces else {
             return self
                 .store
                 .accept_webhooks(&deliveries, REPLAY_WINDOW)
                 .await
-                .map_err(fail);
+                .map_err(|e| fail(IntakeError::Store(Arc::new(e))));
         };
         let keys: Vec<String> = deliveries
             .iter_mut()
             .map(|d| d.nonce.take().unwrap_or_default())
             .collect();
         let key_refs: Vec<&str> = keys.iter().map(String::as_str).collect();
+        let started = std::time::Instant::now();
         let claimed = Nonces::claim_in_redis(redis, prefix, &key_refs)
             .await
-            .map_err(|e| {
-                fail(StoreError::Corrupt(format!(
-                    "checking nonces in Redis: {e}"
-                )))
-            })?;
+            .map_err(|e| fail(IntakeError::Nonces(Arc::new(e))))?;
+        let claiming = started.elapsed();
         let mut answers = vec![WebhookAcceptance::Replayed; deliveries.len()];
         let fresh: Vec<usize> = (0..deliveries.len())
             .filter(|&i| claimed[i] || key_refs[i].is_empty())
@@ -153,7 +159,14 @@ impl Writer {
             .filter(|(i, _)| claimed[*i] || key_refs[*i].is_empty())
             .map(|(_, d)| d)
             .collect();
-        match self.store.accept_webhooks(&batch, REPLAY_WINDOW).await {
+        let stored = self.store.accept_webhooks(&batch, REPLAY_WINDOW).await;
+        tracing::debug!(
+            deliveries = key_refs.len(),
+            claim_ms = claiming.as_secs_f64() * 1e3,
+            store_ms = (started.elapsed() - claiming).as_secs_f64() * 1e3,
+            "webhook batch"
+        );
+        match stored {
             Ok(stored) => {
                 for (&i, answer) in fresh.iter().zip(stored) {
                     answers[i] = answer;
@@ -163,7 +176,7 @@ impl Writer {
             Err(e) => {
                 let mine: Vec<&str> = fresh.iter().map(|&i| key_refs[i]).collect();
                 self.nonces.release(&mine).await;
-                Err(fail(e))
+                Err(fail(IntakeError::Store(Arc::new(e))))
             }
         }
     }

@@ -41,7 +41,8 @@ pub enum Nonces {
     /// deliveries are stored.
     Redis {
         redis: ConnectionManager,
-        prefix: String,
+        /// Shared, not copied: the state is cloned for every request.
+        prefix: std::sync::Arc<str>,
     },
     /// One database: claimed in the deliveries' own transaction.
     Table(shelfsync_store::Store),

@@ -55,22 +55,12 @@ pub(crate) async fn accept_webhooks(
         }
     }
     if !claims.is_empty() {
-        let mut qb = QueryBuilder::<DB>::new("INSERT INTO webhook_nonces (nonce, expires_at) ");
-        qb.push_values(&claims, |mut row, (_, nonce)| {
-            row.push_bind(*nonce).push_bind(now + replay_window);
-        });
-        qb.push(
-            " ON CONFLICT (nonce) DO UPDATE SET expires_at = excluded.expires_at \
-             WHERE webhook_nonces.expires_at <= ",
-        )
-        .push_bind(now)
-        .push(" RETURNING nonce");
-        let claimed: std::collections::HashSet<String> = qb
-            .build_query_scalar()
-            .fetch_all(&mut *tx)
-            .await?
-            .into_iter()
-            .collect();
+        let nonces: Vec<&str> = claims.iter().map(|(_, nonce)| *nonce).collect();
+        let claimed: std::collections::HashSet<String> =
+            insert_webhook_nonces(&mut tx, &nonces, now + replay_window, now)
+                .await?
+                .into_iter()
+                .collect();
         for (i, nonce) in &claims {
             if !claimed.contains(*nonce) {
                 answers[*i] = WebhookAcceptance::Replayed;
@@ -86,30 +76,7 @@ pub(crate) async fn accept_webhooks(
         .map(|(d, _)| d)
         .collect();
     if !fresh.is_empty() {
-        let mut qb = QueryBuilder::<DB>::new(
-            "INSERT INTO webhook_logs (id, tenant_id, connection_id, platform, event_id, topic, headers, body, received_at, platform_timestamp, status, event, source) ",
-        );
-        qb.push_values(&fresh, |mut row, d| {
-            row.push_bind(d.id)
-                .push_bind(d.tenant.map(|t| t.as_uuid()))
-                .push_bind(d.connection.map(|c| c.as_uuid()))
-                .push_bind(d.platform.clone())
-                .push_bind(d.event_id.clone())
-                .push_bind(d.topic.clone())
-                .push_bind(Json(d.headers.clone()))
-                .push_bind(d.body.clone())
-                .push_bind(now)
-                .push_bind(d.platform_timestamp)
-                .push_bind("received")
-                .push_bind(d.event.clone().map(Json))
-                .push_bind(d.source.clone());
-        });
-        qb.push(
-            " ON CONFLICT (platform, connection_id, event_id) WHERE event_id IS NOT NULL DO NOTHING RETURNING id",
-        );
-        let stored: std::collections::HashSet<Uuid> = qb
-            .build_query_scalar()
-            .fetch_all(&mut *tx)
+        let stored: std::collections::HashSet<Uuid> = insert_webhook_logs(&mut tx, &fresh, now)
             .await?
             .into_iter()
             .collect();
@@ -130,26 +97,7 @@ pub(crate) async fn accept_webhooks(
     let (plain, deduplicated): (Vec<&NewJob>, Vec<&NewJob>) =
         jobs.into_iter().partition(|j| j.dedupe_key.is_none());
     if !plain.is_empty() {
-        let mut qb = QueryBuilder::<DB>::new(
-            "INSERT INTO jobs (id, queue, kind, tenant_id, dedupe_key, payload, priority, state, rerun, attempts, max_attempts, run_at, created_at, updated_at) ",
-        );
-        qb.push_values(&plain, |mut row, job| {
-            row.push_bind(JobId::new().as_uuid())
-                .push_bind(job.queue.clone())
-                .push_bind(job.kind.clone())
-                .push_bind(job.tenant.map(|t| t.as_uuid()))
-                .push_bind(None::<String>)
-                .push_bind(Json(job.payload.clone()))
-                .push_bind(job.priority)
-                .push_bind("ready")
-                .push_bind(false)
-                .push_bind(0_i32)
-                .push_bind(job.max_attempts)
-                .push_bind(job.run_at.unwrap_or(now))
-                .push_bind(now)
-                .push_bind(now);
-        });
-        qb.build().execute(&mut *tx).await?;
+        insert_ready_jobs(&mut tx, &plain, now).await?;
     }
     for job in deduplicated {
         enqueue_in(&mut tx, job, now).await?;
