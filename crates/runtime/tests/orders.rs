@@ -21,6 +21,7 @@ use shelfsync_testkit::{TestDatabase, backend_tests};
 
 backend_tests!(
     orders_move_stock_once_in_any_order,
+    refunds_give_back_once_and_never_beyond_the_order,
     polled_orders_take_the_webhook_path_once
 );
 
@@ -217,6 +218,140 @@ async fn orders_move_stock_once_in_any_order(db: TestDatabase) {
     let kept = apply("E", line("MUG-1", 5), OrderEvent::Cancelled).await;
     assert!(kept.moved.is_empty());
     assert_eq!(stock(store, tenant, variant).await, 3);
+}
+
+async fn refunds_give_back_once_and_never_beyond_the_order(db: TestDatabase) {
+    let (sim, hub) = world(&db).await;
+    let store = &db.store;
+    let creds = sim.create_account("woocommerce", "refunds1", None);
+    let (tenant, conn, variant, _) = shop(store, &hub, &sim, &creds, "MUG-1", 10).await;
+    let place = |id: &'static str, quantity: i64| {
+        let store = store.clone();
+        async move {
+            store
+                .apply_channel_order(
+                    tenant,
+                    conn,
+                    "woocommerce",
+                    id,
+                    &line("MUG-1", quantity),
+                    OrderEvent::Placed,
+                )
+                .await
+                .unwrap()
+        }
+    };
+    let cancel = |id: &'static str| {
+        let store = store.clone();
+        async move {
+            store
+                .apply_channel_order(tenant, conn, "woocommerce", id, &[], OrderEvent::Cancelled)
+                .await
+                .unwrap()
+        }
+    };
+    let refund = |order: &'static str, refund: &'static str, lines: Vec<OrderLineRef>| {
+        let store = store.clone();
+        async move {
+            store
+                .apply_channel_refund(tenant, conn, "woocommerce", order, refund, &lines)
+                .await
+                .unwrap()
+        }
+    };
+
+    // A partial refund gives back what it names, once.
+    place("A", 5).await;
+    assert_eq!(stock(store, tenant, variant).await, 5);
+    let partial = refund("A", "R1", line("MUG-1", 2)).await;
+    assert_eq!(partial.moved, vec![(variant, 2)]);
+    assert!(partial.restock && !partial.already && !partial.order_unknown);
+    assert_eq!(stock(store, tenant, variant).await, 7);
+    let again = refund("A", "R1", line("MUG-1", 2)).await;
+    assert!(again.already, "{again:?}");
+    assert!(again.moved.is_empty());
+    assert_eq!(stock(store, tenant, variant).await, 7);
+
+    // The movement names the order and the refund.
+    let history = store.inventory_history(tenant, variant, 10).await.unwrap();
+    let latest = &history[0];
+    assert_eq!(latest.delta, 2);
+    assert_eq!(latest.reason, "order_refunded");
+    assert_eq!(
+        latest.reference.as_deref(),
+        Some("woocommerce:order:A:refund:R1")
+    );
+
+    // A second refund asking for more than is still out gets only the rest
+    // (5 taken, 2 back: 3), and the cancellation after it gives back nothing.
+    let greedy = refund("A", "R2", line("MUG-1", 4)).await;
+    assert_eq!(greedy.moved, vec![(variant, 3)]);
+    assert_eq!(greedy.beyond_taken, 1);
+    assert_eq!(stock(store, tenant, variant).await, 10);
+    let cancelled = cancel("A").await;
+    assert!(cancelled.moved.is_empty(), "{cancelled:?}");
+    assert_eq!(stock(store, tenant, variant).await, 10);
+
+    // A partial refund, then the cancellation: the cancellation gives back
+    // only the rest.
+    place("B", 4).await;
+    assert_eq!(stock(store, tenant, variant).await, 6);
+    refund("B", "R3", line("MUG-1", 1)).await;
+    assert_eq!(stock(store, tenant, variant).await, 7);
+    assert_eq!(cancel("B").await.moved, vec![(variant, 3)]);
+    assert_eq!(stock(store, tenant, variant).await, 10);
+    // A refund after the cancellation has nothing left to give.
+    let late = refund("B", "R4", line("MUG-1", 1)).await;
+    assert!(late.moved.is_empty());
+    assert_eq!(late.beyond_taken, 1);
+    assert_eq!(stock(store, tenant, variant).await, 10);
+
+    // A refund whose lines were all `no_restock` (the adapter passes none
+    // on) is recorded and moves nothing; unknown SKUs are reported.
+    place("C", 2).await;
+    let money_only = refund("C", "R5", Vec::new()).await;
+    assert!(money_only.moved.is_empty() && !money_only.already);
+    let stranger = refund("C", "R6", line("NOT-OURS", 1)).await;
+    assert_eq!(stranger.unmatched.len(), 1);
+    assert!(stranger.moved.is_empty());
+    assert_eq!(stock(store, tenant, variant).await, 8);
+
+    // A refund that overtakes its order: nothing moves, nothing is kept,
+    // and the order then takes its stock as usual.
+    let early = refund("D", "R7", line("MUG-1", 1)).await;
+    assert!(early.order_unknown, "{early:?}");
+    assert!(early.moved.is_empty());
+    place("D", 1).await;
+    assert_eq!(stock(store, tenant, variant).await, 7);
+
+    // With restocking off, a refund is recorded and leaves stock alone;
+    // redelivered once restocking is back on, it still moves nothing.
+    store
+        .set_restock_on_cancel(&WriteContext::new(tenant, "test"), false)
+        .await
+        .unwrap();
+    let kept = refund("D", "R8", line("MUG-1", 1)).await;
+    assert!(!kept.restock);
+    assert!(kept.moved.is_empty());
+    assert_eq!(stock(store, tenant, variant).await, 7);
+    store
+        .set_restock_on_cancel(&WriteContext::new(tenant, "test"), true)
+        .await
+        .unwrap();
+    assert!(refund("D", "R8", line("MUG-1", 1)).await.already);
+    assert_eq!(stock(store, tenant, variant).await, 7);
+
+    // Refunds are the connection's own: another tenant naming the same
+    // order and refund on its own connection touches nothing here.
+    let other = sim.create_account("woocommerce", "refunds2", None);
+    let (tenant2, conn2, variant2, _) = shop(store, &hub, &sim, &other, "MUG-1", 4).await;
+    let foreign = store
+        .apply_channel_refund(tenant2, conn2, "woocommerce", "A", "R9", &line("MUG-1", 2))
+        .await
+        .unwrap();
+    assert!(foreign.order_unknown);
+    assert_eq!(stock(store, tenant, variant).await, 7);
+    assert_eq!(stock(store, tenant2, variant2).await, 4);
 }
 
 async fn polled_orders_take_the_webhook_path_once(db: TestDatabase) {

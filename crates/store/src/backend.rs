@@ -55,6 +55,7 @@ pub(crate) mod sqlite {
     include!("repo/conflicts.rs");
     include!("repo/webhooks.rs");
     include!("repo/orders.rs");
+    include!("repo/refunds.rs");
     include!("repo/overview.rs");
 }
 
@@ -99,5 +100,6 @@ pub(crate) mod postgres {
     include!("repo/conflicts.rs");
     include!("repo/webhooks.rs");
     include!("repo/orders.rs");
+    include!("repo/refunds.rs");
     include!("repo/overview.rs");
 }
