@@ -1076,7 +1076,8 @@ impl Store {
 
     /// Apply a refund of part or all of an order to stock, once per refund id,
     /// never giving back more than the order took less what earlier refunds
-    /// and its cancellation gave back.
+    /// and its cancellation gave back. `kept` lines (refunded without a
+    /// restock) move nothing, and are never given back later.
     #[allow(clippy::too_many_arguments)]
     pub async fn apply_channel_refund(
         &self,
@@ -1085,7 +1086,8 @@ impl Store {
         platform: &str,
         order_external_id: &str,
         refund_id: &str,
-        lines: &[OrderLineRef],
+        restocked: &[OrderLineRef],
+        kept: &[OrderLineRef],
     ) -> StoreResult<RefundApplied> {
         dispatch!(self.apply_channel_refund(
             tenant,
@@ -1093,7 +1095,8 @@ impl Store {
             platform,
             order_external_id,
             refund_id,
-            lines,
+            restocked,
+            kept,
             Utc::now()
         ))
     }

@@ -955,6 +955,9 @@ pub struct RefundApplied {
     /// Units the refund named beyond what the order still had out (taken
     /// less earlier refunds and cancellation): not given back twice.
     pub beyond_taken: i64,
+    /// Units refunded without a restock: nothing moved, and the order's
+    /// cancellation will not give them back.
+    pub kept: i64,
     /// Whether the tenant restocks refunds; if not, nothing moved.
     pub restock: bool,
     /// The refund was applied before: nothing moved.

@@ -1,6 +1,7 @@
 -- Refunds, whole or partial, and what each gave back.
 
--- What refunds and a cancellation have given back of what the order took:
+-- What refunds and a cancellation have settled of what the order took
+-- (given back, or refunded without a restock because the buyer kept it):
 -- [{variant_id, location_id, quantity}]. Whatever comes back later (another
 -- refund, the cancellation) is capped by `taken` less this, so an order
 -- never returns more than it took however its refunds and cancellation mix.

@@ -34,9 +34,12 @@ fn outstanding(taken: &[TakenStock], returned: &[TakenStock]) -> Vec<TakenStock>
 /// * the tenant does not restock: the refund is recorded, nothing moves;
 /// * otherwise each line's variant gets back the refunded quantity, capped
 ///   at what the order took of it less what earlier refunds or its
-///   cancellation gave back, at the location it was taken from; the
+///   cancellation settled, at the location it was taken from; the
 ///   movement is recorded against the order and the refund and goes out
-///   through the outbox to every channel.
+///   through the outbox to every channel;
+/// * `kept` lines (refunded without a restock) move nothing but are
+///   settled all the same, so the order's cancellation does not give
+///   back units the buyer kept.
 #[allow(clippy::too_many_arguments)]
 pub(crate) async fn apply_channel_refund(
     pool: &Pool,
@@ -46,6 +49,7 @@ pub(crate) async fn apply_channel_refund(
     order_external_id: &str,
     refund_id: &str,
     lines: &[OrderLineRef],
+    kept: &[OrderLineRef],
     now: DateTime<Utc>,
 ) -> StoreResult<RefundApplied> {
     let reference = format!("{platform}:order:{order_external_id}:refund:{refund_id}");
@@ -87,8 +91,30 @@ pub(crate) async fn apply_channel_refund(
     }
     applied.restock = tenant_restocks(&mut *tx, tenant).await?;
     let mut given: Vec<(Uuid, TakenStock)> = Vec::new();
+    let mut settled: Vec<TakenStock> = Vec::new();
+    let mut left = outstanding(&taken, &returned);
+    // Kept lines first, whatever the tenant's setting: units the buyer kept
+    // never come back, not with this refund nor with a later cancellation.
+    for line in kept.iter().filter(|l| l.quantity > 0) {
+        let Some((_, variant)) = order_line_variant(&mut tx, tenant, connection, line).await?
+        else {
+            continue;
+        };
+        let mut wanted = line.quantity;
+        for out in left.iter_mut().filter(|o| o.variant_id == variant) {
+            let off = wanted.min(out.quantity);
+            out.quantity -= off;
+            wanted -= off;
+            if off > 0 {
+                settled.push(TakenStock {
+                    variant_id: variant,
+                    location_id: out.location_id,
+                    quantity: off,
+                });
+            }
+        }
+    }
     if applied.restock {
-        let mut left = outstanding(&taken, &returned);
         for line in lines.iter().filter(|l| l.quantity > 0) {
             let Some((product, variant)) =
                 order_line_variant(&mut tx, tenant, connection, line).await?
@@ -149,8 +175,10 @@ pub(crate) async fn apply_channel_refund(
             .push((VariantId::from_uuid(t.variant_id), t.quantity));
     }
     let restocked: Vec<TakenStock> = given.into_iter().map(|(_, t)| t).collect();
-    if !restocked.is_empty() {
+    applied.kept = settled.iter().map(|t| t.quantity).sum();
+    if !restocked.is_empty() || !settled.is_empty() {
         returned.extend(restocked.iter().cloned());
+        returned.extend(settled);
         sqlx::query(
             "UPDATE channel_orders SET returned = $1, updated_at = $2 \
              WHERE connection_id = $3 AND external_id = $4 AND tenant_id = $5",
@@ -181,6 +209,7 @@ pub(crate) async fn apply_channel_refund(
         None,
         Some(serde_json::json!({
             "lines": lines,
+            "kept": kept,
             "restock": applied.restock,
             "restocked": restocked,
             "unmatched": applied.unmatched,
