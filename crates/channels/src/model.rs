@@ -288,3 +288,35 @@ impl CallPlan {
         *self.by_operation.entry(operation.to_owned()).or_default() += calls;
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn events_stored_before_cancellations_and_refunds_still_parse() {
+        // An order event as stored before the cancelled flag existed.
+        let old: WebhookKind = serde_json::from_value(serde_json::json!({
+            "type": "order_created",
+            "order": {"external_id": "7", "created_at": null,
+                      "lines": [{"sku": "A", "external_variant_id": null, "quantity": 1}]}
+        }))
+        .unwrap();
+        let WebhookKind::OrderCreated { order } = old else {
+            panic!("{old:?}")
+        };
+        assert!(!order.cancelled);
+        // A refund as a Standard Webhooks sender writes it, without kept lines.
+        let refund: WebhookKind = serde_json::from_value(serde_json::json!({
+            "type": "order_refunded",
+            "refund": {"order_external_id": "7", "refund_id": "r1", "created_at": null,
+                       "lines": [{"sku": "A", "external_variant_id": null, "quantity": 1}]}
+        }))
+        .unwrap();
+        let WebhookKind::OrderRefunded { refund } = refund else {
+            panic!("{refund:?}")
+        };
+        assert_eq!(refund.lines.len(), 1);
+        assert!(refund.kept.is_empty());
+    }
+}
