@@ -128,11 +128,13 @@ pub(crate) async fn apply_channel_order(
         (OrderEvent::Cancelled, false) => {
             let row = sqlx::query(
                 "UPDATE channel_orders SET state = 'cancelled', updated_at = $1 \
-                 WHERE connection_id = $2 AND external_id = $3 AND state = 'placed' RETURNING taken, returned",
+                 WHERE connection_id = $2 AND external_id = $3 AND tenant_id = $4 AND state = 'placed' \
+                 RETURNING taken, returned",
             )
             .bind(now)
             .bind(connection.as_uuid())
             .bind(external_id)
+            .bind(tenant.as_uuid())
             .fetch_optional(&mut *tx)
             .await?;
             match row {
@@ -148,11 +150,12 @@ pub(crate) async fn apply_channel_order(
                         returned.extend(rest);
                         sqlx::query(
                             "UPDATE channel_orders SET restocked = TRUE, returned = $1 \
-                             WHERE connection_id = $2 AND external_id = $3",
+                             WHERE connection_id = $2 AND external_id = $3 AND tenant_id = $4",
                         )
                         .bind(Json(&returned))
                         .bind(connection.as_uuid())
                         .bind(external_id)
+                        .bind(tenant.as_uuid())
                         .execute(&mut *tx)
                         .await?;
                     }
