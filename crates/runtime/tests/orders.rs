@@ -358,6 +358,25 @@ async fn refunds_give_back_once_and_never_beyond_the_order(db: TestDatabase) {
     assert!(refund("D", "R8", line("MUG-1", 1)).await.already);
     assert_eq!(stock(store, tenant, variant).await, 7);
 
+    // The same refund delivered many times at once, racing the order's
+    // cancellation: together they give back exactly what the order took.
+    place("E", 6).await;
+    assert_eq!(stock(store, tenant, variant).await, 1);
+    let mut racing: Vec<_> = (0..8)
+        .map(|_| tokio::spawn(refund("E", "R11", line("MUG-1", 2))))
+        .collect();
+    let cancelling = tokio::spawn(cancel("E"));
+    racing.extend((0..4).map(|_| tokio::spawn(refund("E", "R11", line("MUG-1", 2)))));
+    let mut first = 0;
+    for task in racing {
+        if !task.await.unwrap().already {
+            first += 1;
+        }
+    }
+    cancelling.await.unwrap();
+    assert_eq!(first, 1, "the refund applied once");
+    assert_eq!(stock(store, tenant, variant).await, 7);
+
     // Refunds are the connection's own: another tenant naming the same
     // order and refund on its own connection touches nothing here.
     let other = sim.create_account("woocommerce", "refunds2", None);
