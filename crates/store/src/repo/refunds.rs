@@ -25,6 +25,27 @@ fn outstanding(taken: &[TakenStock], returned: &[TakenStock]) -> Vec<TakenStock>
     out
 }
 
+/// Takes up to `wanted` units of `variant` from what is still out, location
+/// by location: what was drawn, and how many units were not there.
+fn draw(left: &mut [TakenStock], variant: Uuid, wanted: i64) -> (Vec<TakenStock>, i64) {
+    let mut drawn = Vec::new();
+    let mut wanted = wanted;
+    for out in left.iter_mut().filter(|o| o.variant_id == variant) {
+        let n = wanted.min(out.quantity);
+        if n <= 0 {
+            continue;
+        }
+        out.quantity -= n;
+        wanted -= n;
+        drawn.push(TakenStock {
+            variant_id: variant,
+            location_id: out.location_id,
+            quantity: n,
+        });
+    }
+    (drawn, wanted)
+}
+
 /// Applies a refund to stock, once per refund id:
 ///
 /// * the order was never recorded here (the refund overtook it, or the
@@ -100,19 +121,8 @@ pub(crate) async fn apply_channel_refund(
         else {
             continue;
         };
-        let mut wanted = line.quantity;
-        for out in left.iter_mut().filter(|o| o.variant_id == variant) {
-            let off = wanted.min(out.quantity);
-            out.quantity -= off;
-            wanted -= off;
-            if off > 0 {
-                settled.push(TakenStock {
-                    variant_id: variant,
-                    location_id: out.location_id,
-                    quantity: off,
-                });
-            }
-        }
+        let (off, _) = draw(&mut left, variant, line.quantity);
+        settled.extend(off);
     }
     if applied.restock {
         for line in lines.iter().filter(|l| l.quantity > 0) {
@@ -122,24 +132,9 @@ pub(crate) async fn apply_channel_refund(
                 applied.unmatched.push(line.clone());
                 continue;
             };
-            let mut wanted = line.quantity;
-            for out in left.iter_mut().filter(|o| o.variant_id == variant) {
-                let back = wanted.min(out.quantity);
-                if back == 0 {
-                    continue;
-                }
-                out.quantity -= back;
-                wanted -= back;
-                given.push((
-                    product,
-                    TakenStock {
-                        variant_id: variant,
-                        location_id: out.location_id,
-                        quantity: back,
-                    },
-                ));
-            }
-            applied.beyond_taken += wanted;
+            let (back, short) = draw(&mut left, variant, line.quantity);
+            given.extend(back.into_iter().map(|t| (product, t)));
+            applied.beyond_taken += short;
         }
     }
     // Lock products in one order so two writers never wait on each other.
