@@ -153,6 +153,32 @@ pub struct ChannelOrder {
     pub external_id: String,
     pub created_at: Option<DateTime<Utc>>,
     pub lines: Vec<OrderLine>,
+    /// The channel says the order was cancelled (or fully refunded): a poll
+    /// that finds it so applies it as a cancellation, since platforms that
+    /// send no webhook tell us no other way. Absent in events stored before
+    /// the flag existed, which were all placements.
+    #[serde(default)]
+    pub cancelled: bool,
+}
+
+/// A refund of some of an order's lines, reduced to what goes back on the
+/// shelf: only the lines the platform says were restocked (a refund of
+/// money alone, or of goods the customer keeps, moves no stock).
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct ChannelRefund {
+    /// The refunded order's id, as [`ChannelOrder::external_id`] names it.
+    pub order_external_id: String,
+    /// The platform's id for this refund: one order may have several, and
+    /// each is applied once however often it is delivered.
+    pub refund_id: String,
+    pub created_at: Option<DateTime<Utc>>,
+    /// The lines to restock, with the quantity refunded of each.
+    pub lines: Vec<OrderLine>,
+    /// Lines refunded without a restock (the buyer keeps them, or they came
+    /// back damaged): they move no stock, and a later cancellation of the
+    /// order must not give them back either.
+    #[serde(default)]
+    pub kept: Vec<OrderLine>,
 }
 
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
@@ -182,6 +208,10 @@ pub enum WebhookKind {
     },
     OrderCancelled {
         order: ChannelOrder,
+    },
+    /// Part or all of an order refunded; see [`ChannelRefund`].
+    OrderRefunded {
+        refund: ChannelRefund,
     },
     ProductUpdated {
         listing: ChannelListing,
@@ -256,5 +286,37 @@ impl CallPlan {
         self.calls += calls;
         self.quota_units += units;
         *self.by_operation.entry(operation.to_owned()).or_default() += calls;
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn events_stored_before_cancellations_and_refunds_still_parse() {
+        // An order event as stored before the cancelled flag existed.
+        let old: WebhookKind = serde_json::from_value(serde_json::json!({
+            "type": "order_created",
+            "order": {"external_id": "7", "created_at": null,
+                      "lines": [{"sku": "A", "external_variant_id": null, "quantity": 1}]}
+        }))
+        .unwrap();
+        let WebhookKind::OrderCreated { order } = old else {
+            panic!("{old:?}")
+        };
+        assert!(!order.cancelled);
+        // A refund as a Standard Webhooks sender writes it, without kept lines.
+        let refund: WebhookKind = serde_json::from_value(serde_json::json!({
+            "type": "order_refunded",
+            "refund": {"order_external_id": "7", "refund_id": "r1", "created_at": null,
+                       "lines": [{"sku": "A", "external_variant_id": null, "quantity": 1}]}
+        }))
+        .unwrap();
+        let WebhookKind::OrderRefunded { refund } = refund else {
+            panic!("{refund:?}")
+        };
+        assert_eq!(refund.lines.len(), 1);
+        assert!(refund.kept.is_empty());
     }
 }

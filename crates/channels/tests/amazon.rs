@@ -275,6 +275,23 @@ async fn recent_orders_are_polled_after_a_sale() {
     assert_eq!(find(&listings, "ord").variants[1].quantity, 9);
     let stats = sim.stats("amazon", SELLER);
     assert_eq!(stats.by_operation.get("getOrderItems"), Some(&1));
+
+    // Canceled later: a poll by last update from after the sale reads it
+    // again, flagged, and its units are for sale again.
+    let after_sale = chrono::Utc::now();
+    support::cancel_order(&sim, "amazon", SELLER, &order_id).await;
+    let orders = channel.recent_orders(after_sale).await.unwrap();
+    assert_eq!(orders.len(), 1, "{orders:?}");
+    assert_eq!(orders[0].external_id, order_id);
+    assert!(orders[0].cancelled);
+    assert!(
+        orders[0].lines.is_empty(),
+        "no items read for a cancellation"
+    );
+    let stats = sim.stats("amazon", SELLER);
+    assert_eq!(stats.by_operation.get("getOrderItems"), Some(&1));
+    let listings = sim_listings(&sim).await;
+    assert_eq!(find(&listings, "ord").variants[1].quantity, 11);
 }
 
 #[tokio::test]

@@ -281,6 +281,18 @@ async fn recent_orders_are_polled_from_the_fulfillment_api() {
     let tee = &sim_listings(&sim).await["key-TEE"];
     assert_eq!(tee["variants"][0]["quantity"], 10 - 3);
     assert_eq!(sim.stats("ebay", ACCOUNT).by_operation["getOrders"], 2);
+
+    // The first order cancelled later: a poll by last modification from
+    // after the sales reads it again, flagged (cancelState CANCELED).
+    let after_sales = Utc::now();
+    let first = orders[0].external_id.clone();
+    support::cancel_order(&sim, "ebay", ACCOUNT, &first).await;
+    let again = ebay.recent_orders(after_sales).await.unwrap();
+    let cancelled = again.iter().find(|o| o.external_id == first).unwrap();
+    assert!(cancelled.cancelled);
+    assert!(again.iter().all(|o| o.external_id == first || !o.cancelled));
+    let tee = &sim_listings(&sim).await["key-TEE"];
+    assert_eq!(tee["variants"][0]["quantity"], 10 - 1);
 }
 
 #[tokio::test]

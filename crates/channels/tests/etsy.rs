@@ -323,6 +323,17 @@ async fn lists_recent_orders() {
     );
     let later = chrono::Utc::now() + chrono::Duration::minutes(5);
     assert!(etsy.recent_orders(later).await.unwrap().is_empty());
+
+    // Canceled later: read again by its last modification, flagged.
+    let after_sale = chrono::Utc::now();
+    support::cancel_order(&sim, "etsy", "41000005", &order_id).await;
+    let orders = etsy.recent_orders(after_sale).await.unwrap();
+    assert_eq!(orders.len(), 1, "{orders:?}");
+    assert!(orders[0].cancelled);
+    assert_eq!(
+        listing(&sim, "41000005", &mug.external_id).await.variants[1].quantity,
+        11
+    );
 }
 
 /// Accept one HTTP request and return its headers and body.

@@ -332,8 +332,23 @@ async fn a_catalog_lives_on_a_real_medusa() {
     );
     assert_eq!(order.lines[0].quantity, 2);
     assert!(order.created_at.unwrap() >= since);
+    assert!(!order.cancelled);
     let later = Utc::now() + chrono::Duration::minutes(5);
     assert!(channel.recent_orders(later).await.unwrap().is_empty());
+    // Cancelled in Medusa's admin: a poll from after the sale reads it
+    // again (by update time), flagged.
+    let after_sale = Utc::now();
+    let other = server
+        .place_order(&[(&sold.variants[1].external_id, 1)])
+        .await;
+    server.cancel_order(&other).await;
+    let orders = channel.recent_orders(after_sale).await.expect("orders");
+    let cancelled = orders
+        .iter()
+        .find(|o| o.external_id == other)
+        .unwrap_or_else(|| panic!("{other} not in {orders:?}"));
+    assert!(cancelled.cancelled, "{cancelled:?}");
+    assert_eq!(cancelled.lines.len(), 1);
     let held = all_listings(channel).await;
     assert_eq!(variant(&held, "P010-L").quantity, Some(10 + 2 - 2));
     // Pushing the same stock again keeps the reservation out of what can be sold.

@@ -282,6 +282,22 @@ async fn lists_recent_orders_with_all_their_lines() {
         8,
         "the order took stock"
     );
+    assert!(orders.iter().all(|o| !o.cancelled));
+
+    // Cancelled later: a poll by update time from after the sale reads it
+    // again, flagged.
+    let after_sale = Utc::now();
+    support::cancel_order(&sim, "shopify", SHOP, &first).await;
+    let orders = shop.recent_orders(after_sale).await.unwrap();
+    // The search is to the second, so the other order may come too.
+    let cancelled = orders.iter().find(|o| o.external_id == first).unwrap();
+    assert!(cancelled.cancelled);
+    assert!(
+        orders
+            .iter()
+            .all(|o| o.external_id == first || !o.cancelled)
+    );
+    assert_eq!(listings(&sim).await[0].variants[0].quantity, 10);
 }
 
 #[tokio::test]

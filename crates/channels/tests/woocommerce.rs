@@ -278,6 +278,14 @@ async fn recent_orders_are_those_placed_since() {
         .find(|l| l.title == "Product TEE")
         .unwrap();
     assert_eq!(tee.variants[0].quantity, 8, "the order took stock");
+    assert!(!order.cancelled);
+
+    // Cancelled later: read again by its modification date, flagged.
+    let after_sale = Utc::now();
+    support::cancel_order(&sim, "woocommerce", "orders", &id).await;
+    let orders = channel.recent_orders(after_sale).await.unwrap();
+    assert_eq!(orders.len(), 1, "{orders:?}");
+    assert!(orders[0].cancelled);
 }
 
 #[tokio::test]

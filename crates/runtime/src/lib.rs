@@ -15,6 +15,7 @@ pub mod orders;
 pub mod prepare;
 pub mod push;
 pub mod reconcile;
+pub mod refunds;
 pub mod relay;
 pub mod sync;
 pub mod wake;

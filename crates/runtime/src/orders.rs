@@ -3,8 +3,9 @@
 //!
 //! Both ways in end in one place. A webhook delivery is stored, then its
 //! `webhook.apply` job applies it; a poll stores each order it reads the
-//! same way (an event id of `order:{id}`, so polling the same order again is
-//! a duplicate), and the same job applies it. The stock an order takes is
+//! same way (an event id of `order:{id}`, or `order-cancel:{id}` once the
+//! channel reports it cancelled, so polling the same order again is a
+//! duplicate), and the same job applies it. The stock an order takes is
 //! applied once per order by the store (`channel_orders`), so an order that
 //! arrives by webhook and by poll, twice, or after its own cancellation,
 //! leaves stock right.
@@ -76,6 +77,11 @@ pub async fn apply_order(
 /// The stored form of an order found by polling: the same record a webhook
 /// delivery makes, so the same job applies it and a second poll of the same
 /// order is a duplicate.
+///
+/// A cancelled order is stored as its cancellation, under an event id of its
+/// own (`order-cancel:{id}`): an order polled while placed and again once
+/// cancelled is two events, each applied once. One first seen cancelled is
+/// only the cancellation, which the store remembers without taking stock.
 pub fn polled_order(
     tenant: TenantId,
     connection: ConnectionId,
@@ -84,16 +90,30 @@ pub fn polled_order(
     max_attempts: i32,
 ) -> NewWebhookLog {
     let id = uuid::Uuid::now_v7();
-    let kind = WebhookKind::OrderCreated {
-        order: order.clone(),
+    let (kind, event_id, topic) = if order.cancelled {
+        (
+            WebhookKind::OrderCancelled {
+                order: order.clone(),
+            },
+            format!("order-cancel:{}", order.external_id),
+            "orders/poll-cancelled",
+        )
+    } else {
+        (
+            WebhookKind::OrderCreated {
+                order: order.clone(),
+            },
+            format!("order:{}", order.external_id),
+            "orders/poll",
+        )
     };
     NewWebhookLog {
         id,
         tenant: Some(tenant),
         connection: Some(connection),
         platform: platform.to_owned(),
-        event_id: Some(format!("order:{}", order.external_id)),
-        topic: Some("orders/poll".into()),
+        event_id: Some(event_id),
+        topic: Some(topic.into()),
         headers: serde_json::json!({}),
         body: serde_json::to_vec(order).unwrap_or_default(),
         platform_timestamp: order.created_at,

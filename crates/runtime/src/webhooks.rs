@@ -3,7 +3,8 @@
 //! The receiver verified, stored and acknowledged the delivery; this runs
 //! after, from its `webhook.apply` job, so a slow effect never delays an
 //! acknowledgement and a crash never loses one (the job runs again, and
-//! every effect is idempotent). Orders move stock ([`crate::orders`]); a
+//! every effect is idempotent). Orders and refunds move stock
+//! ([`crate::orders`], [`crate::refunds`]); a
 //! product edited or deleted on the channel is settled by the conflict
 //! policies as reconciliation would ([`Reconciler::settle_items`]); other
 //! topics are kept in the log and otherwise ignored.
@@ -17,6 +18,7 @@ use shelfsync_store::{JobRecord, NewJob, OrderApplied, OrderEvent, WebhookLogRec
 
 use crate::orders::apply_order;
 use crate::reconcile::Reconciler;
+use crate::refunds::{apply_refund, refund_outcome};
 use crate::sync::enqueue_and_wake;
 use crate::worker::{JobContext, JobError, JobHandler};
 
@@ -144,6 +146,10 @@ impl WebhookApplyJob {
                 )
                 .await?;
                 order_outcome(&done)
+            }
+            WebhookKind::OrderRefunded { refund } => {
+                let done = apply_refund(cx, tenant, connection, platform, &refund).await?;
+                refund_outcome(&refund, &done)
             }
             WebhookKind::ProductUpdated { mut listing } => {
                 // Stock on the channel moves with its orders, which arrive

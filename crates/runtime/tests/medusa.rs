@@ -4,7 +4,8 @@
 //! (`orders.poll_all`, then `orders.poll` for the connection: the only way
 //! in, as Medusa sends no webhooks), applied by `webhook.apply`; and the
 //! master's new stock is relayed through the outbox and pushed to every
-//! channel. The adapter's own calls are tested in
+//! channel. Cancelled in Medusa's admin, the order is read again by a later
+//! poll and its stock comes back, once. The adapter's own calls are tested in
 //! `shelfsync-channels/tests/medusa.rs`; this is what joins them up.
 //!
 //! Skipped unless `SHELFSYNC_TEST_MEDUSA=1` (see `shelfsync_testkit::medusa`).
@@ -403,6 +404,73 @@ async fn an_order_in_medusa_lowers_stock_on_shopify_too(db: TestDatabase) {
     assert_eq!(again.len(), 1, "the order was stored twice: {again:?}");
     assert_eq!(master_stock(store, tenant, medium).await, 7);
     assert_eq!(shopify_stock(&sim, "MTEE-M").await, Some(7));
+
+    // The merchant cancels the order in Medusa's admin, and Medusa sends
+    // nothing: the next poll reads the order again (its update time moved),
+    // cancelled, and the three tees come back to the master (the tenant
+    // restocks by default) and to Shopify.
+    medusa.cancel_order(&order).await;
+    eventually(
+        "the cancellation in the master",
+        Duration::from_secs(60),
+        || async {
+            match master_stock(store, tenant, medium).await {
+                10 => Ok(()),
+                n => Err(format!("MTEE-M at {n} in the master")),
+            }
+        },
+    )
+    .await;
+    eventually(
+        "the cancellation on Shopify",
+        Duration::from_secs(60),
+        || async {
+            match shopify_stock(&sim, "MTEE-M").await {
+                Some(10) => Ok(()),
+                n => Err(format!("MTEE-M at {n:?} on Shopify")),
+            }
+        },
+    )
+    .await;
+    // Later polls read the cancelled order again: a duplicate each time.
+    let restocked = Utc::now();
+    eventually(
+        "a poll after the restock",
+        Duration::from_secs(60),
+        || async {
+            let cursor = store
+                .orders_polled_until(tenant, medusa_conn)
+                .await
+                .unwrap()
+                .unwrap()
+                .until;
+            if cursor > restocked {
+                Ok(())
+            } else {
+                Err(format!("the poll cursor is still {cursor}"))
+            }
+        },
+    )
+    .await;
+    let logs = deliveries(store, tenant).await;
+    assert_eq!(logs.len(), 2, "{logs:?}");
+    let cancel = logs
+        .iter()
+        .find(|l| l.event_id == Some(format!("order-cancel:{order}")))
+        .unwrap_or_else(|| panic!("no cancellation delivery in {logs:?}"));
+    assert_eq!(cancel.status, "processed", "{:?}", cancel.error);
+    assert_eq!(master_stock(store, tenant, medium).await, 10);
+    eventually(
+        "the push back to Medusa",
+        Duration::from_secs(60),
+        || async {
+            match medusa_level(&medusa, "MTEE-M").await {
+                Some((10, 0)) => Ok(()),
+                level => Err(format!("MTEE-M at {level:?} in Medusa")),
+            }
+        },
+    )
+    .await;
     runtime.shutdown().await;
     let _ = std::io::Write::write_fmt(
         &mut std::io::stderr(),

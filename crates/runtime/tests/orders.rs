@@ -5,7 +5,7 @@ use std::sync::Arc;
 use std::time::{Duration, Instant};
 
 use serde_json::json;
-use shelfsync_channels::{ChannelDeps, ConnectionSecrets, Credentials};
+use shelfsync_channels::{ChannelDeps, ConnectionSecrets, Credentials, OAuthTokens};
 use shelfsync_core::catalog::NewProduct;
 use shelfsync_core::vault::{ExposeSecret, KeyRing};
 use shelfsync_core::{ConnectionId, Platform, TenantId, VariantId};
@@ -21,7 +21,9 @@ use shelfsync_testkit::{TestDatabase, backend_tests};
 
 backend_tests!(
     orders_move_stock_once_in_any_order,
-    polled_orders_take_the_webhook_path_once
+    refunds_give_back_once_and_never_beyond_the_order,
+    polled_orders_take_the_webhook_path_once,
+    cancellations_found_by_polling_restock_once
 );
 
 fn line(sku: &str, quantity: i64) -> Vec<OrderLineRef> {
@@ -123,6 +125,9 @@ async fn world(db: &TestDatabase) -> (Simulator, ChannelHub) {
         Platform::WooCommerce,
         sim.base("woocommerce").parse().unwrap(),
     );
+    settings
+        .bases
+        .insert(Platform::Ebay, sim.base("ebay").parse().unwrap());
     let keys = KeyRing::generate_entry("k1");
     let hub = ChannelHub::new(
         db.store.clone(),
@@ -217,6 +222,180 @@ async fn orders_move_stock_once_in_any_order(db: TestDatabase) {
     let kept = apply("E", line("MUG-1", 5), OrderEvent::Cancelled).await;
     assert!(kept.moved.is_empty());
     assert_eq!(stock(store, tenant, variant).await, 3);
+}
+
+async fn refunds_give_back_once_and_never_beyond_the_order(db: TestDatabase) {
+    let (sim, hub) = world(&db).await;
+    let store = &db.store;
+    let creds = sim.create_account("woocommerce", "refunds1", None);
+    let (tenant, conn, variant, _) = shop(store, &hub, &sim, &creds, "MUG-1", 10).await;
+    let place = |id: &'static str, quantity: i64| {
+        let store = store.clone();
+        async move {
+            store
+                .apply_channel_order(
+                    tenant,
+                    conn,
+                    "woocommerce",
+                    id,
+                    &line("MUG-1", quantity),
+                    OrderEvent::Placed,
+                )
+                .await
+                .unwrap()
+        }
+    };
+    let cancel = |id: &'static str| {
+        let store = store.clone();
+        async move {
+            store
+                .apply_channel_order(tenant, conn, "woocommerce", id, &[], OrderEvent::Cancelled)
+                .await
+                .unwrap()
+        }
+    };
+    let refund_keeping = |order: &'static str,
+                          refund: &'static str,
+                          lines: Vec<OrderLineRef>,
+                          kept: Vec<OrderLineRef>| {
+        let store = store.clone();
+        async move {
+            store
+                .apply_channel_refund(tenant, conn, "woocommerce", order, refund, &lines, &kept)
+                .await
+                .unwrap()
+        }
+    };
+    let refund = |order: &'static str, refund: &'static str, lines: Vec<OrderLineRef>| {
+        refund_keeping(order, refund, lines, Vec::new())
+    };
+
+    // A partial refund gives back what it names, once.
+    place("A", 5).await;
+    assert_eq!(stock(store, tenant, variant).await, 5);
+    let partial = refund("A", "R1", line("MUG-1", 2)).await;
+    assert_eq!(partial.moved, vec![(variant, 2)]);
+    assert!(partial.restock && !partial.already && !partial.order_unknown);
+    assert_eq!(stock(store, tenant, variant).await, 7);
+    let again = refund("A", "R1", line("MUG-1", 2)).await;
+    assert!(again.already, "{again:?}");
+    assert!(again.moved.is_empty());
+    assert_eq!(stock(store, tenant, variant).await, 7);
+
+    // The movement names the order and the refund.
+    let history = store.inventory_history(tenant, variant, 10).await.unwrap();
+    let latest = &history[0];
+    assert_eq!(latest.delta, 2);
+    assert_eq!(latest.reason, "order_refunded");
+    assert_eq!(
+        latest.reference.as_deref(),
+        Some("woocommerce:order:A:refund:R1")
+    );
+
+    // A second refund asking for more than is still out gets only the rest
+    // (5 taken, 2 back: 3), and the cancellation after it gives back nothing.
+    let greedy = refund("A", "R2", line("MUG-1", 4)).await;
+    assert_eq!(greedy.moved, vec![(variant, 3)]);
+    assert_eq!(greedy.beyond_taken, 1);
+    assert_eq!(stock(store, tenant, variant).await, 10);
+    let cancelled = cancel("A").await;
+    assert!(cancelled.moved.is_empty(), "{cancelled:?}");
+    assert_eq!(stock(store, tenant, variant).await, 10);
+
+    // A partial refund, then the cancellation: the cancellation gives back
+    // only the rest.
+    place("B", 4).await;
+    assert_eq!(stock(store, tenant, variant).await, 6);
+    refund("B", "R3", line("MUG-1", 1)).await;
+    assert_eq!(stock(store, tenant, variant).await, 7);
+    assert_eq!(cancel("B").await.moved, vec![(variant, 3)]);
+    assert_eq!(stock(store, tenant, variant).await, 10);
+    // A refund after the cancellation has nothing left to give.
+    let late = refund("B", "R4", line("MUG-1", 1)).await;
+    assert!(late.moved.is_empty());
+    assert_eq!(late.beyond_taken, 1);
+    assert_eq!(stock(store, tenant, variant).await, 10);
+
+    // `no_restock` lines move nothing, and the cancellation after them does
+    // not give back the units the buyer kept; unknown SKUs are reported.
+    place("C", 4).await;
+    assert_eq!(stock(store, tenant, variant).await, 6);
+    let money_only = refund_keeping("C", "R5", Vec::new(), line("MUG-1", 1)).await;
+    assert!(money_only.moved.is_empty() && !money_only.already);
+    assert_eq!(money_only.kept, 1);
+    let mixed = refund_keeping("C", "R6", line("MUG-1", 1), line("MUG-1", 1)).await;
+    assert_eq!(mixed.moved, vec![(variant, 1)]);
+    assert_eq!(mixed.kept, 1);
+    assert_eq!(stock(store, tenant, variant).await, 7);
+    let stranger = refund("C", "R10", line("NOT-OURS", 1)).await;
+    assert_eq!(stranger.unmatched.len(), 1);
+    assert!(stranger.moved.is_empty());
+    assert_eq!(cancel("C").await.moved, vec![(variant, 1)]);
+    assert_eq!(stock(store, tenant, variant).await, 8);
+
+    // A refund that overtakes its order: nothing moves, nothing is kept,
+    // and the order then takes its stock as usual.
+    let early = refund("D", "R7", line("MUG-1", 1)).await;
+    assert!(early.order_unknown, "{early:?}");
+    assert!(early.moved.is_empty());
+    place("D", 1).await;
+    assert_eq!(stock(store, tenant, variant).await, 7);
+
+    // With restocking off, a refund is recorded and leaves stock alone;
+    // redelivered once restocking is back on, it still moves nothing.
+    store
+        .set_restock_on_cancel(&WriteContext::new(tenant, "test"), false)
+        .await
+        .unwrap();
+    let kept = refund("D", "R8", line("MUG-1", 1)).await;
+    assert!(!kept.restock);
+    assert!(kept.moved.is_empty());
+    assert_eq!(stock(store, tenant, variant).await, 7);
+    store
+        .set_restock_on_cancel(&WriteContext::new(tenant, "test"), true)
+        .await
+        .unwrap();
+    assert!(refund("D", "R8", line("MUG-1", 1)).await.already);
+    assert_eq!(stock(store, tenant, variant).await, 7);
+
+    // The same refund delivered many times at once, racing the order's
+    // cancellation: together they give back exactly what the order took.
+    place("E", 6).await;
+    assert_eq!(stock(store, tenant, variant).await, 1);
+    let mut racing: Vec<_> = (0..8)
+        .map(|_| tokio::spawn(refund("E", "R11", line("MUG-1", 2))))
+        .collect();
+    let cancelling = tokio::spawn(cancel("E"));
+    racing.extend((0..4).map(|_| tokio::spawn(refund("E", "R11", line("MUG-1", 2)))));
+    let mut first = 0;
+    for task in racing {
+        if !task.await.unwrap().already {
+            first += 1;
+        }
+    }
+    cancelling.await.unwrap();
+    assert_eq!(first, 1, "the refund applied once");
+    assert_eq!(stock(store, tenant, variant).await, 7);
+
+    // Refunds are the connection's own: another tenant naming the same
+    // order and refund on its own connection touches nothing here.
+    let other = sim.create_account("woocommerce", "refunds2", None);
+    let (tenant2, conn2, variant2, _) = shop(store, &hub, &sim, &other, "MUG-1", 4).await;
+    let foreign = store
+        .apply_channel_refund(
+            tenant2,
+            conn2,
+            "woocommerce",
+            "A",
+            "R9",
+            &line("MUG-1", 2),
+            &[],
+        )
+        .await
+        .unwrap();
+    assert!(foreign.order_unknown);
+    assert_eq!(stock(store, tenant, variant).await, 7);
+    assert_eq!(stock(store, tenant2, variant2).await, 4);
 }
 
 async fn polled_orders_take_the_webhook_path_once(db: TestDatabase) {
@@ -340,6 +519,240 @@ async fn polled_orders_take_the_webhook_path_once(db: TestDatabase) {
     let read = deliveries(&store, tenant, Some(second)).await;
     assert!(read.is_empty(), "{read:?}");
     assert_eq!(stock(&store, tenant, variant).await, 8);
+    runtime.shutdown().await;
+}
+
+/// An order cancelled on eBay after it was placed is found by the next poll
+/// (by last modification) and gives its stock back, once.
+async fn cancellations_found_by_polling_restock_once(db: TestDatabase) {
+    let (sim, hub) = world(&db).await;
+    let store = db.store.clone();
+    let tenant = store.create_tenant("Shop", None).await.unwrap();
+    let product: NewProduct = serde_json::from_value(json!({
+        "title": "Mug",
+        "variants": [{ "sku": "EBAY-MUG", "price": "12.00", "inventory_quantity": 10 }]
+    }))
+    .unwrap();
+    let product = store
+        .create_product(&WriteContext::new(tenant, "test"), &product)
+        .await
+        .unwrap();
+    let variant = product.variants[0].id;
+    let creds = sim.create_account("ebay", "cancels1", None);
+    let conn = ConnectionId::new();
+    let secrets = ConnectionSecrets {
+        credentials: Credentials::OAuth(OAuthTokens {
+            access_token: creds.access_token.clone().into(),
+            refresh_token: Some(creds.refresh_token.clone().into()),
+            expires_at: None,
+            scope: None,
+        }),
+        webhook_secret: None,
+    };
+    store
+        .create_connection(&NewConnection {
+            id: conn,
+            tenant,
+            platform: "ebay".into(),
+            name: "eBay".into(),
+            account: Some("cancels1".into()),
+            settings: shelfsync_sim::ebay::seller_settings(),
+            credentials: Some(hub.seal(tenant, conn, &secrets)),
+            token_expires_at: None,
+        })
+        .await
+        .unwrap();
+    store
+        .upsert_listing(tenant, conn, product.id, variant)
+        .await
+        .unwrap();
+    let wakeups = match &db.redis_url {
+        Some(url) => Wakeups::redis(url).unwrap(),
+        None => Wakeups::local(),
+    };
+    let config = RuntimeConfig {
+        lease: Duration::from_secs(5),
+        poll: Duration::from_millis(200),
+        grace: Duration::from_secs(5),
+        heartbeat: Duration::from_millis(200),
+        max_attempts: 5,
+        backoff: Backoff {
+            base: Duration::from_millis(200),
+            max: Duration::from_secs(2),
+        },
+        ..RuntimeConfig::default()
+    };
+    let runtime = Runtime::standard(
+        store.clone(),
+        wakeups.clone(),
+        config,
+        &[WorkerKind::Outbox, WorkerKind::Sync, WorkerKind::Webhook],
+        Arc::new(ChannelPush::new(hub.clone())),
+        Some(Arc::new(Reconciler::new(hub.clone(), 5))),
+    )
+    .start()
+    .await
+    .unwrap();
+    wakeups.wake(shelfsync_runtime::OUTBOX_QUEUE).await;
+    let deadline = Instant::now() + Duration::from_secs(30);
+    let until = |what: &'static str, done: bool| {
+        assert!(Instant::now() < deadline, "timed out waiting for {what}");
+        done
+    };
+    let on_ebay = || async {
+        let held: Vec<shelfsync_sim::SimListing> =
+            reqwest::get(format!("{}/_sim/ebay/cancels1/listings", sim.url()))
+                .await
+                .unwrap()
+                .json()
+                .await
+                .unwrap();
+        held.iter()
+            .flat_map(|l| l.variants.iter())
+            .find(|v| v.sku == "EBAY-MUG")
+            .map(|v| v.quantity)
+    };
+    while !until("the first push", on_ebay().await == Some(10)) {
+        tokio::time::sleep(Duration::from_millis(100)).await;
+    }
+    // One poll, and wait until its cursor has moved past where it started.
+    let poll = || {
+        let store = store.clone();
+        let wakeups = wakeups.clone();
+        async move {
+            let before = store
+                .orders_polled_until(tenant, conn)
+                .await
+                .unwrap()
+                .unwrap()
+                .until;
+            store
+                .enqueue_jobs(&[NewJob::orders_poll(tenant, conn, 5)])
+                .await
+                .unwrap();
+            wakeups.wake(WEBHOOK_QUEUE).await;
+            loop {
+                let cursor = store
+                    .orders_polled_until(tenant, conn)
+                    .await
+                    .unwrap()
+                    .unwrap();
+                if cursor.until > before {
+                    return;
+                }
+                assert!(Instant::now() < deadline, "timed out waiting for a poll");
+                tokio::time::sleep(Duration::from_millis(100)).await;
+            }
+        }
+    };
+    let settled = || {
+        let store = store.clone();
+        async move {
+            deliveries(&store, tenant, Some(conn))
+                .await
+                .iter()
+                .all(|l| l.status != "received")
+        }
+    };
+
+    // A sale on eBay, found by polling: the master follows.
+    let reply = reqwest::Client::new()
+        .post(format!("{}/_sim/ebay/cancels1/orders", sim.url()))
+        .json(&json!({"lines": [{"sku": "EBAY-MUG", "quantity": 3}]}))
+        .send()
+        .await
+        .unwrap();
+    assert!(
+        reply.status().is_success(),
+        "{}",
+        reply.text().await.unwrap()
+    );
+    let order: serde_json::Value = reply.json().await.unwrap();
+    let order_id = order["order_id"].as_str().unwrap().to_owned();
+    poll().await;
+    while !until("the polled sale", stock(&store, tenant, variant).await == 7) {
+        tokio::time::sleep(Duration::from_millis(100)).await;
+    }
+
+    // The buyer cancels; the next poll reads the order again, cancelled.
+    let reply = reqwest::Client::new()
+        .post(format!(
+            "{}/_sim/ebay/cancels1/orders/{order_id}/cancel",
+            sim.url()
+        ))
+        .send()
+        .await
+        .unwrap();
+    assert!(
+        reply.status().is_success(),
+        "{}",
+        reply.text().await.unwrap()
+    );
+    poll().await;
+    while !until(
+        "the polled cancellation",
+        stock(&store, tenant, variant).await == 10,
+    ) {
+        tokio::time::sleep(Duration::from_millis(100)).await;
+    }
+
+    // Polled again (the overlap reads it once more): nothing more moves.
+    poll().await;
+    while !until("the deliveries applied", settled().await) {
+        tokio::time::sleep(Duration::from_millis(100)).await;
+    }
+    assert_eq!(stock(&store, tenant, variant).await, 10);
+    let logs = deliveries(&store, tenant, Some(conn)).await;
+    let mut events: Vec<(String, String)> = logs
+        .iter()
+        .map(|l| (l.topic.clone().unwrap_or_default(), l.status.clone()))
+        .collect();
+    events.sort();
+    assert_eq!(
+        events,
+        vec![
+            ("orders/poll".to_owned(), "processed".to_owned()),
+            ("orders/poll-cancelled".to_owned(), "processed".to_owned()),
+        ],
+        "{logs:?}"
+    );
+    let history = store.inventory_history(tenant, variant, 10).await.unwrap();
+    let restocks: Vec<_> = history
+        .iter()
+        .filter(|m| m.reason == "order_cancelled")
+        .collect();
+    assert_eq!(restocks.len(), 1, "{history:?}");
+    assert_eq!(restocks[0].delta, 3);
+    assert_eq!(
+        restocks[0].reference.as_deref(),
+        Some(format!("ebay:order:{order_id}").as_str())
+    );
+
+    // An order placed and cancelled between two polls is only ever seen
+    // cancelled: it takes nothing.
+    let reply = reqwest::Client::new()
+        .post(format!("{}/_sim/ebay/cancels1/orders", sim.url()))
+        .json(&json!({"lines": [{"sku": "EBAY-MUG", "quantity": 2}]}))
+        .send()
+        .await
+        .unwrap();
+    let order: serde_json::Value = reply.json().await.unwrap();
+    let brief = order["order_id"].as_str().unwrap().to_owned();
+    let reply = reqwest::Client::new()
+        .post(format!(
+            "{}/_sim/ebay/cancels1/orders/{brief}/cancel",
+            sim.url()
+        ))
+        .send()
+        .await
+        .unwrap();
+    assert!(reply.status().is_success());
+    poll().await;
+    while !until("the brief order applied", settled().await) {
+        tokio::time::sleep(Duration::from_millis(100)).await;
+    }
+    assert_eq!(stock(&store, tenant, variant).await, 10);
+    assert_eq!(deliveries(&store, tenant, Some(conn)).await.len(), 3);
     runtime.shutdown().await;
 }
 

@@ -13,7 +13,7 @@ use serde_json::json;
 use shelfsync_core::quota::QuotaModel;
 
 use crate::webhooks::Subscription;
-use crate::{Faults, SimCore, SimEdit, SimOrderLine, SimPlatform};
+use crate::{Faults, SimCore, SimEdit, SimOrderLine, SimPlatform, SimRefundLine};
 
 #[derive(Clone)]
 struct Control {
@@ -48,6 +48,14 @@ pub fn router(core: Arc<SimCore>, platforms: Vec<Arc<dyn SimPlatform>>) -> Route
         .route("/_sim/{platform}/accounts", post(create_account))
         .route("/_sim/{platform}/{account}/listings", get(listings))
         .route("/_sim/{platform}/{account}/orders", post(place_order))
+        .route(
+            "/_sim/{platform}/{account}/orders/{order_id}/refunds",
+            post(refund_order),
+        )
+        .route(
+            "/_sim/{platform}/{account}/orders/{order_id}/cancel",
+            post(cancel_order),
+        )
         .route(
             "/_sim/{platform}/{account}/products/{external_id}",
             post(edit_product),
@@ -155,6 +163,54 @@ async fn place_order(
     }
     match platform.place_order(&c.core, &account, &body.lines) {
         Ok(order_id) => (StatusCode::CREATED, Json(json!({"order_id": order_id}))).into_response(),
+        Err(message) => (
+            StatusCode::UNPROCESSABLE_ENTITY,
+            Json(json!({"error": message})),
+        )
+            .into_response(),
+    }
+}
+
+#[derive(Deserialize)]
+#[serde(deny_unknown_fields)]
+struct NewRefund {
+    lines: Vec<SimRefundLine>,
+}
+
+async fn refund_order(
+    State(c): State<Control>,
+    Path((platform, account, order_id)): Path<(String, String, String)>,
+    Json(body): Json<NewRefund>,
+) -> Response {
+    let platform = match c.platform(&platform) {
+        Ok(p) => p,
+        Err(r) => return *r,
+    };
+    if body.lines.is_empty() || body.lines.iter().any(|l| l.quantity <= 0) {
+        return bad_request("a refund needs lines with positive quantities");
+    }
+    match platform.refund_order(&c.core, &account, &order_id, &body.lines) {
+        Ok(refund_id) => {
+            (StatusCode::CREATED, Json(json!({"refund_id": refund_id}))).into_response()
+        }
+        Err(message) => (
+            StatusCode::UNPROCESSABLE_ENTITY,
+            Json(json!({"error": message})),
+        )
+            .into_response(),
+    }
+}
+
+async fn cancel_order(
+    State(c): State<Control>,
+    Path((platform, account, order_id)): Path<(String, String, String)>,
+) -> Response {
+    let platform = match c.platform(&platform) {
+        Ok(p) => p,
+        Err(r) => return *r,
+    };
+    match platform.cancel_order(&c.core, &account, &order_id) {
+        Ok(()) => StatusCode::NO_CONTENT.into_response(),
         Err(message) => (
             StatusCode::UNPROCESSABLE_ENTITY,
             Json(json!({"error": message})),

@@ -13,6 +13,13 @@
 //! * `GET /_sim/{platform}/{account}/listings` is what the channel holds;
 //! * `POST /_sim/{platform}/{account}/orders` `{"lines": [{"sku", "quantity"}]}`
 //!   places an order (stock drops, an order webhook goes out);
+//! * `POST /_sim/{platform}/{account}/orders/{id}/refunds`
+//!   `{"lines": [{"sku", "quantity", "restock_type"?}]}` refunds some of an
+//!   order's lines (restocked ones go back on the shelf, a refund webhook
+//!   goes out) where the platform has refunds we follow (Shopify);
+//! * `POST /_sim/{platform}/{account}/orders/{id}/cancel` cancels an order
+//!   (its stock goes back; pollers see it cancelled, webhooks go out where
+//!   the platform sends them);
 //! * `POST /_sim/{platform}/{account}/products/{id}` `{"title"?, "price"?}` edits
 //!   a product on the channel (a product webhook goes out);
 //! * `POST /_sim/{platform}/{account}/webhooks` `{"url", "secret"?, "topics"?}`
@@ -92,6 +99,21 @@ pub struct SimOrderLine {
     pub quantity: i64,
 }
 
+/// One line of a refund issued through `/_sim/…/orders/{id}/refunds`.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct SimRefundLine {
+    pub sku: String,
+    pub quantity: i64,
+    /// The platform's restock type (Shopify: `return`, `cancel`, `no_restock`).
+    #[serde(default = "default_restock_type")]
+    pub restock_type: String,
+}
+
+fn default_restock_type() -> String {
+    "return".into()
+}
+
 /// A change a merchant makes on the channel itself.
 #[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
 #[serde(default, deny_unknown_fields)]
@@ -125,6 +147,36 @@ pub trait SimPlatform: Send + Sync + 'static {
         account: &str,
         lines: &[SimOrderLine],
     ) -> Result<String, String>;
+
+    /// Refund some of an order's lines as the merchant would in the
+    /// platform's admin. Returns the refund id. Platforms whose refunds we
+    /// do not follow refuse, saying so.
+    fn refund_order(
+        &self,
+        _core: &Arc<SimCore>,
+        _account: &str,
+        _order_id: &str,
+        _lines: &[SimRefundLine],
+    ) -> Result<String, String> {
+        Err(format!(
+            "the simulated {} has no refunds; refund a Shopify order",
+            self.name()
+        ))
+    }
+
+    /// Cancel an order as the merchant would: its stock goes back, and the
+    /// platform reports it cancelled. Platforms that do not simulate it refuse.
+    fn cancel_order(
+        &self,
+        _core: &Arc<SimCore>,
+        _account: &str,
+        _order_id: &str,
+    ) -> Result<(), String> {
+        Err(format!(
+            "the simulated {} cannot cancel orders",
+            self.name()
+        ))
+    }
 
     /// Change a product as the merchant would in the platform's admin.
     fn edit_product(

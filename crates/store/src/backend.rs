@@ -58,6 +58,7 @@ pub(crate) mod sqlite {
     include!("repo/bulk/sqlite.rs");
     include!("repo/webhooks.rs");
     include!("repo/orders.rs");
+    include!("repo/refunds.rs");
     include!("repo/overview.rs");
 }
 
@@ -103,5 +104,6 @@ pub(crate) mod postgres {
     include!("repo/bulk/postgres.rs");
     include!("repo/webhooks.rs");
     include!("repo/orders.rs");
+    include!("repo/refunds.rs");
     include!("repo/overview.rs");
 }

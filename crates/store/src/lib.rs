@@ -1074,6 +1074,33 @@ impl Store {
         ))
     }
 
+    /// Apply a refund of part or all of an order to stock, once per refund id,
+    /// never giving back more than the order took less what earlier refunds
+    /// and its cancellation gave back. `kept` lines (refunded without a
+    /// restock) move nothing, and are never given back later.
+    #[allow(clippy::too_many_arguments)]
+    pub async fn apply_channel_refund(
+        &self,
+        tenant: TenantId,
+        connection: ConnectionId,
+        platform: &str,
+        order_external_id: &str,
+        refund_id: &str,
+        restocked: &[OrderLineRef],
+        kept: &[OrderLineRef],
+    ) -> StoreResult<RefundApplied> {
+        dispatch!(self.apply_channel_refund(
+            tenant,
+            connection,
+            platform,
+            order_external_id,
+            refund_id,
+            restocked,
+            kept,
+            Utc::now()
+        ))
+    }
+
     /// Whether cancelled and refunded orders give their stock back (default yes).
     pub async fn restock_on_cancel(&self, tenant: TenantId) -> StoreResult<bool> {
         dispatch!(self.restock_on_cancel(tenant))

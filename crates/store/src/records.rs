@@ -945,6 +945,29 @@ pub struct OrderApplied {
     pub already: bool,
 }
 
+/// What applying a refund did.
+#[derive(Debug, Clone, PartialEq, Eq, Default)]
+pub struct RefundApplied {
+    /// Variants whose stock came back, with the quantity.
+    pub moved: Vec<(VariantId, i64)>,
+    /// Lines to restock that no listing or SKU matched.
+    pub unmatched: Vec<OrderLineRef>,
+    /// Units the refund named beyond what the order still had out (taken
+    /// less earlier refunds and cancellation): not given back twice.
+    pub beyond_taken: i64,
+    /// Units refunded without a restock: nothing moved, and the order's
+    /// cancellation will not give them back.
+    pub kept: i64,
+    /// Whether the tenant restocks refunds; if not, nothing moved.
+    pub restock: bool,
+    /// The refund was applied before: nothing moved.
+    pub already: bool,
+    /// No order of that id was ever recorded on the connection (the refund
+    /// overtook it, or it predates the connection): nothing moved, and the
+    /// refund is not remembered.
+    pub order_unknown: bool,
+}
+
 /// How many of a connection's listings are in one status.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, utoipa::ToSchema)]
 pub struct ListingCount {

@@ -598,6 +598,13 @@ impl MedusaServer {
             .await;
         order["order"]["id"].as_str().expect("an order").to_owned()
     }
+
+    /// Cancel an order as the merchant does in Medusa's admin
+    /// (`POST /admin/orders/{id}/cancel`): its reservations are released.
+    pub async fn cancel_order(&self, id: &str) {
+        self.admin_post(&format!("/admin/orders/{id}/cancel"), &json!({}))
+            .await;
+    }
 }
 
 impl Drop for MedusaServer {

@@ -376,21 +376,25 @@ impl Channel for Amazon {
         wire::listing_page(reply.json()?, &inner.ctx.marketplace_id)
     }
 
-    /// Orders created since `since` (canceled ones moved no stock and are
-    /// left out), each with its items.
+    /// Orders updated since `since` (`LastUpdatedAfter`, so an order
+    /// canceled after it was placed is read again), each with its items;
+    /// `OrderStatus` `Canceled` ones flagged cancelled, without their items:
+    /// a cancellation gives back what the order took, whatever its lines,
+    /// so getOrderItems (0.5 a second) is not spent on them.
+    /// (https://developer-docs.amazon.com/sp-api/docs/orders-api-v0-reference#getorders)
     async fn recent_orders(
         &self,
         since: chrono::DateTime<Utc>,
     ) -> Result<Vec<ChannelOrder>, ChannelError> {
         let inner = &self.inner;
-        let created_after = since.to_rfc3339_opts(SecondsFormat::Secs, true);
+        let updated_after = since.to_rfc3339_opts(SecondsFormat::Secs, true);
         let mut orders = Vec::new();
         let mut next: Option<String> = None;
         loop {
             let mut query = vec![("MarketplaceIds", inner.ctx.marketplace_id.as_str())];
             match &next {
                 Some(token) => query.push(("NextToken", token.as_str())),
-                None => query.push(("CreatedAfter", created_after.as_str())),
+                None => query.push(("LastUpdatedAfter", updated_after.as_str())),
             }
             let url = inner.url(&["orders", "v0", "orders"], &query);
             let reply = inner.call(OP_GET_ORDERS, Method::GET, &url, None).await?;
@@ -405,11 +409,14 @@ impl Channel for Amazon {
                 .payload
                 .ok_or_else(|| ChannelError::Protocol("getOrders without payload".into()))?;
             for order in list.orders {
-                if order.order_status == "Canceled" {
-                    continue;
-                }
-                let lines = inner.order_lines(&order.amazon_order_id).await?;
+                let cancelled = order.order_status == "Canceled";
+                let lines = if cancelled {
+                    Vec::new()
+                } else {
+                    inner.order_lines(&order.amazon_order_id).await?
+                };
                 orders.push(ChannelOrder {
+                    cancelled,
                     external_id: order.amazon_order_id,
                     created_at: Some(order.purchase_date),
                     lines,

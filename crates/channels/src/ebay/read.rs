@@ -344,7 +344,7 @@ pub(super) async fn recent_orders(
     ebay: &Ebay,
     since: chrono::DateTime<chrono::Utc>,
 ) -> Result<Vec<ChannelOrder>, ChannelError> {
-    let filter = wire::creation_filter(since);
+    let filter = wire::modified_filter(since);
     let mut orders = Vec::new();
     let mut offset = 0usize;
     for _ in 0..ORDERS_MAX_PAGES {

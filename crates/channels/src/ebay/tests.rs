@@ -333,7 +333,9 @@ fn orders_are_reduced_to_what_moves_stock() {
     }))
     .unwrap();
     let orders: Vec<_> = page.orders.iter().filter_map(wire::order).collect();
-    assert_eq!(orders.len(), 1, "a cancelled order moves no stock");
+    assert_eq!(orders.len(), 2, "a cancelled order is read, flagged");
+    assert!(!orders[0].cancelled);
+    assert!(orders[1].cancelled, "cancelState CANCELED");
     assert_eq!(orders[0].external_id, "06-00000-00000");
     assert_eq!(
         orders[0].created_at.unwrap().to_rfc3339(),
@@ -345,8 +347,8 @@ fn orders_are_reduced_to_what_moves_stock() {
         .unwrap()
         .with_timezone(&chrono::Utc);
     assert_eq!(
-        wire::creation_filter(since),
-        "creationdate:[2016-03-21T08:25:43.511Z..]"
+        wire::modified_filter(since),
+        "lastmodifieddate:[2016-03-21T08:25:43.511Z..]"
     );
     // A line without a quantity is not an order we can act on.
     assert!(

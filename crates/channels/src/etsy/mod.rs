@@ -449,41 +449,51 @@ impl Channel for EtsyChannel {
         }
     }
 
+    /// Receipts modified since `since` (`min_last_modified`, so one
+    /// canceled after it was paid is read again): the live ones, then the
+    /// canceled ones (`was_canceled`, asked both ways, since leaving it out
+    /// has meant `false`), flagged.
     async fn recent_orders(
         &self,
         since: chrono::DateTime<chrono::Utc>,
     ) -> Result<Vec<ChannelOrder>, ChannelError> {
-        // The reference's minimum for min_created (2000-01-01).
-        let min_created = since.timestamp().max(946_684_800).to_string();
+        // The reference's minimum for timestamps (2000-01-01).
+        let min_modified = since.timestamp().max(946_684_800).to_string();
         let url = self.inner.url(&format!(
             "v3/application/shops/{}/receipts",
             self.inner.shop_id
         ));
         let limit = 100u32;
-        let mut offset = 0u32;
         let mut orders = Vec::new();
-        loop {
-            let query = [
-                ("min_created", min_created.clone()),
-                ("was_canceled", "false".to_owned()),
-                ("sort_on", "created".to_owned()),
-                ("sort_order", "asc".to_owned()),
-                ("limit", limit.to_string()),
-                ("offset", offset.to_string()),
-            ];
-            let reply = self
-                .inner
-                .call("getShopReceipts", |c| c.get(url.clone()).query(&query))
-                .await?;
-            let page: Page<ShopReceipt> = success(reply)?.json()?;
-            let got = page.results.len() as u32;
-            orders.extend(page.results.iter().map(wire::to_channel_order));
-            offset += got;
-            let done = got < limit || page.count.is_some_and(|c| u64::from(offset) >= c);
-            if done {
-                return Ok(orders);
+        for was_canceled in [false, true] {
+            let mut offset = 0u32;
+            loop {
+                let query = [
+                    ("min_last_modified", min_modified.clone()),
+                    ("was_canceled", was_canceled.to_string()),
+                    ("sort_on", "updated".to_owned()),
+                    ("sort_order", "asc".to_owned()),
+                    ("limit", limit.to_string()),
+                    ("offset", offset.to_string()),
+                ];
+                let reply = self
+                    .inner
+                    .call("getShopReceipts", |c| c.get(url.clone()).query(&query))
+                    .await?;
+                let page: Page<ShopReceipt> = success(reply)?.json()?;
+                let got = page.results.len() as u32;
+                orders.extend(page.results.iter().map(|r| {
+                    let mut order = wire::to_channel_order(r);
+                    order.cancelled |= was_canceled;
+                    order
+                }));
+                offset += got;
+                if got < limit || page.count.is_some_and(|c| u64::from(offset) >= c) {
+                    break;
+                }
             }
         }
+        Ok(orders)
     }
 
     /// Etsy endpoints are added in the developer portal's webhook portal,

@@ -84,21 +84,23 @@ pub fn verify(
             let id = parts.next()?;
             (parts.next()? == "receipts" && id.parse::<u64>().is_ok()).then(|| id.to_owned())
         });
-    let order = |receipt_id: Option<String>| -> Result<ChannelOrder, WebhookError> {
-        Ok(ChannelOrder {
-            external_id: receipt_id.ok_or_else(|| {
-                WebhookError::Malformed("resource_url does not name a receipt".into())
-            })?,
-            created_at: Some(occurred_at),
-            lines: Vec::new(),
-        })
-    };
+    let order =
+        |receipt_id: Option<String>, cancelled: bool| -> Result<ChannelOrder, WebhookError> {
+            Ok(ChannelOrder {
+                external_id: receipt_id.ok_or_else(|| {
+                    WebhookError::Malformed("resource_url does not name a receipt".into())
+                })?,
+                created_at: Some(occurred_at),
+                lines: Vec::new(),
+                cancelled,
+            })
+        };
     let kind = match payload.event_type.to_ascii_lowercase().as_str() {
         "order.paid" | "order_paid" => WebhookKind::OrderCreated {
-            order: order(receipt_id)?,
+            order: order(receipt_id, false)?,
         },
         "order.canceled" | "order_canceled" => WebhookKind::OrderCancelled {
-            order: order(receipt_id)?,
+            order: order(receipt_id, true)?,
         },
         _ => WebhookKind::Other,
     };

@@ -175,6 +175,10 @@ pub struct OfferingUpdate {
 #[derive(Debug, Clone, Deserialize)]
 pub struct ShopReceipt {
     pub receipt_id: u64,
+    /// `paid`, `completed`, `open`, `payment processing`, `canceled`,
+    /// `fully refunded`, `partially refunded` (any case).
+    #[serde(default)]
+    pub status: Option<String>,
     #[serde(default)]
     pub create_timestamp: Option<i64>,
     #[serde(default)]
@@ -241,8 +245,12 @@ pub fn to_channel_listing(listing: &ShopListing) -> ChannelListing {
 }
 
 /// A receipt as the order lines that move stock.
+/// A canceled or fully refunded receipt counts as a cancellation.
 pub fn to_channel_order(receipt: &ShopReceipt) -> ChannelOrder {
+    let status = receipt.status.as_deref().unwrap_or_default();
     ChannelOrder {
+        cancelled: status.eq_ignore_ascii_case("canceled")
+            || status.eq_ignore_ascii_case("fully refunded"),
         external_id: receipt.receipt_id.to_string(),
         created_at: epoch(receipt.create_timestamp.or(receipt.created_timestamp)),
         lines: receipt

@@ -485,18 +485,19 @@ impl Channel for Medusa {
         })
     }
 
-    /// `GET /admin/orders?created_at[$gte]=…`, oldest first, without
-    /// drafts and canceled orders (they hold no stock).
+    /// `GET /admin/orders?updated_at[$gte]=…`, least recently updated
+    /// first, without drafts (they hold no stock); canceled orders are
+    /// flagged, so one canceled after it was placed gives its stock back.
     async fn recent_orders(&self, since: DateTime<Utc>) -> Result<Vec<ChannelOrder>, ChannelError> {
         let since = since.to_rfc3339_opts(chrono::SecondsFormat::Millis, true);
         let mut orders = Vec::new();
         for page in 0..MAX_ORDER_PAGES {
             let query = [
-                ("created_at[$gte]", since.clone()),
-                ("order", "created_at".to_owned()),
+                ("updated_at[$gte]", since.clone()),
+                ("order", "updated_at".to_owned()),
                 (
                     "fields",
-                    "id,status,created_at,items.variant_id,items.variant_sku,items.quantity"
+                    "id,status,created_at,canceled_at,items.variant_id,items.variant_sku,items.quantity"
                         .to_owned(),
                 ),
                 ("limit", ORDER_PAGE.to_string()),
@@ -510,7 +511,7 @@ impl Channel for Medusa {
             orders.extend(
                 list.orders
                     .iter()
-                    .filter(|o| o.moves_stock())
+                    .filter(|o| o.is_placed())
                     .map(wire::Order::order),
             );
             let read = (page * ORDER_PAGE + len) as u64;

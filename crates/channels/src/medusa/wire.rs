@@ -437,19 +437,26 @@ pub struct Order {
     pub status: Option<String>,
     #[serde(default, deserialize_with = "de_opt_text")]
     pub created_at: Option<String>,
+    #[serde(default, deserialize_with = "de_opt_text")]
+    pub canceled_at: Option<String>,
     #[serde(default)]
     pub items: Vec<OrderItem>,
 }
 
 impl Order {
-    /// Whether the order holds stock: a draft has reserved nothing yet and
-    /// a canceled order has given its units back.
-    pub fn moves_stock(&self) -> bool {
-        !matches!(self.status.as_deref(), Some("draft" | "canceled"))
+    /// Whether the order is one at all: a draft has reserved nothing yet.
+    pub fn is_placed(&self) -> bool {
+        self.status.as_deref() != Some("draft")
+    }
+
+    /// `status: canceled`, or a `canceled_at` set: its units went back.
+    pub fn is_canceled(&self) -> bool {
+        self.status.as_deref() == Some("canceled") || self.canceled_at.is_some()
     }
 
     pub fn order(&self) -> ChannelOrder {
         ChannelOrder {
+            cancelled: self.is_canceled(),
             external_id: self.id.clone(),
             created_at: timestamp(self.created_at.as_deref()),
             lines: self

@@ -328,6 +328,7 @@ pub fn order(o: &ListedOrder) -> ChannelOrder {
         external_id: o.id.clone(),
         created_at: datetime(o.created_at.as_deref()),
         lines: o.line_items.nodes.iter().map(order_line).collect(),
+        cancelled: o.cancelled_at.is_some(),
     }
 }
 

@@ -88,6 +88,7 @@ pub const SCOPES: &[&str] = &[
 pub const TOPICS: &[&str] = &[
     "ORDERS_CREATE",
     "ORDERS_CANCELLED",
+    "REFUNDS_CREATE",
     "PRODUCTS_UPDATE",
     "PRODUCTS_DELETE",
 ];
@@ -262,7 +263,8 @@ impl Channel for ShopifyChannel {
         self.listings_page(cursor).await
     }
 
-    /// Orders created since `since`, every page, each with all its lines.
+    /// Orders created or updated since `since` (a cancellation updates the
+    /// order), every page, each with all its lines; cancelled ones flagged.
     async fn recent_orders(
         &self,
         since: chrono::DateTime<chrono::Utc>,

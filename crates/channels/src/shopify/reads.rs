@@ -208,8 +208,11 @@ impl ShopifyChannel {
         }
         let node = 1.0 + graphql::connection_cost(ORDER_LINES, 2.0);
         let page = self.page_size(node, 0.0);
+        // By last update, so an order cancelled after it was placed comes
+        // back (https://shopify.dev/docs/api/admin-graphql/latest/queries/orders:
+        // the `updated_at` search field and the UPDATED_AT sort key).
         let search = format!(
-            "created_at:>='{}'",
+            "updated_at:>='{}'",
             since.to_rfc3339_opts(chrono::SecondsFormat::Secs, true)
         );
         let mut after: Option<String> = None;
@@ -222,7 +225,7 @@ impl ShopifyChannel {
                     graphql::connection_cost(page, node),
                     &format!(
                         "query ShelfsyncOrders($after: String, $q: String!) {{ \
-                         orders(first: {page}, after: $after, query: $q, sortKey: CREATED_AT) {{ \
+                         orders(first: {page}, after: $after, query: $q, sortKey: UPDATED_AT) {{ \
                          nodes {{ id createdAt cancelledAt lineItems(first: {ORDER_LINES}) {{ \
                          nodes {{ sku quantity variant {{ id }} }} pageInfo {{ hasNextPage endCursor }} }} }} \
                          pageInfo {{ hasNextPage endCursor }} }} }}"

@@ -10,9 +10,16 @@
 //!   one event, so it deduplicates), `X-Shopify-Webhook-Id`,
 //!   `X-Shopify-Triggered-At`.
 //! * Payloads (https://shopify.dev/docs/api/webhooks, topics orders/create,
-//!   orders/cancelled, products/update, products/delete) are the REST
-//!   resources, whose numeric ids can exceed 2^53: they are read as exact
-//!   integers or strings, never through a float.
+//!   orders/cancelled, refunds/create, products/update, products/delete) are
+//!   the REST resources, whose numeric ids can exceed 2^53: they are read as
+//!   exact integers or strings, never through a float.
+//! * A refund (the REST Refund resource) names its order by `order_id` and
+//!   lists `refund_line_items`, each with the refunded `quantity`, the
+//!   `line_item` it refunds (variant id, SKU) and a `restock_type`
+//!   (https://shopify.dev/docs/api/admin-graphql/latest/enums/RefundLineItemRestockType):
+//!   `cancel` (unfulfilled units put back), `return` (fulfilled units sent
+//!   back) and the deprecated `legacy_restock` go back on the shelf;
+//!   `no_restock` does not.
 
 use std::str::FromStr;
 
@@ -24,7 +31,8 @@ use serde_json::Value;
 
 use crate::error::WebhookError;
 use crate::model::{
-    ChannelListing, ChannelOrder, ChannelVariant, OrderLine, WebhookEvent, WebhookKind,
+    ChannelListing, ChannelOrder, ChannelRefund, ChannelVariant, OrderLine, WebhookEvent,
+    WebhookKind,
 };
 use crate::signature;
 
@@ -94,6 +102,33 @@ struct RestOrder {
 }
 
 #[derive(Deserialize)]
+struct RestRefundLine {
+    #[serde(default)]
+    quantity: i64,
+    #[serde(default)]
+    restock_type: Option<String>,
+    #[serde(default)]
+    line_item: Option<RestLineItem>,
+}
+
+#[derive(Deserialize)]
+struct RestRefund {
+    #[serde(default)]
+    id: Option<Value>,
+    #[serde(default)]
+    admin_graphql_api_id: Option<String>,
+    #[serde(default)]
+    order_id: Option<Value>,
+    #[serde(default)]
+    created_at: Option<String>,
+    #[serde(default)]
+    refund_line_items: Vec<RestRefundLine>,
+}
+
+/// The restock types whose units go back on the shelf.
+const RESTOCKED: &[&str] = &["cancel", "return", "legacy_restock"];
+
+#[derive(Deserialize)]
 struct RestVariant {
     #[serde(default)]
     id: Option<Value>,
@@ -140,6 +175,39 @@ fn parse_order(body: &[u8]) -> Result<ChannelOrder, WebhookError> {
                 quantity: l.quantity,
             })
             .collect(),
+        cancelled: false,
+    })
+}
+
+fn parse_refund(body: &[u8]) -> Result<ChannelRefund, WebhookError> {
+    let r: RestRefund = serde_json::from_slice(body)
+        .map_err(|e| WebhookError::Malformed(format!("refund: {e}")))?;
+    let refund_id = gid("Refund", r.admin_graphql_api_id.as_deref(), r.id.as_ref())
+        .ok_or_else(|| WebhookError::Malformed("refund without an id".into()))?;
+    let order_external_id = gid("Order", None, r.order_id.as_ref())
+        .ok_or_else(|| WebhookError::Malformed("refund without an order_id".into()))?;
+    let (mut lines, mut kept) = (Vec::new(), Vec::new());
+    for l in r.refund_line_items.iter().filter(|l| l.quantity > 0) {
+        let item = l
+            .line_item
+            .as_ref()
+            .ok_or_else(|| WebhookError::Malformed("a refund line without its line_item".into()))?;
+        let line = OrderLine {
+            sku: item.sku.clone().filter(|s| !s.is_empty()),
+            external_variant_id: gid("ProductVariant", None, item.variant_id.as_ref()),
+            quantity: l.quantity,
+        };
+        match l.restock_type.as_deref() {
+            Some(t) if RESTOCKED.contains(&t) => lines.push(line),
+            _ => kept.push(line),
+        }
+    }
+    Ok(ChannelRefund {
+        order_external_id,
+        refund_id,
+        created_at: datetime(r.created_at.as_deref()),
+        lines,
+        kept,
     })
 }
 
@@ -202,7 +270,13 @@ pub fn verify(
             order: parse_order(body)?,
         },
         "orders/cancelled" => WebhookKind::OrderCancelled {
-            order: parse_order(body)?,
+            order: ChannelOrder {
+                cancelled: true,
+                ..parse_order(body)?
+            },
+        },
+        "refunds/create" => WebhookKind::OrderRefunded {
+            refund: parse_refund(body)?,
         },
         "products/update" => WebhookKind::ProductUpdated {
             listing: parse_product(body)?,
@@ -243,6 +317,80 @@ mod tests {
          "name":"The Videographer Snowboard","price":"885.95","product_id":9313716535612,"quantity":1,"sku":null,
          "variant_id":49121760117052,"variant_inventory_management":"shopify"},
         {"id":141249953214522974,"quantity":2,"sku":"SNOW-COMPLETE","variant_id":49121760182588}]}"##;
+
+    // The refunds/create payload: the REST Refund resource of
+    // https://shopify.dev/docs/api/admin-rest/latest/resources/refund (its
+    // example refund), trimmed, with one line of each restock kind.
+    const REFUND: &str = r#"{"id":929361464,"order_id":450789469,"created_at":"2020-01-14T10:34:55-05:00",
+      "note":"wrong size","restock":true,"admin_graphql_api_id":"gid://shopify/Refund/929361464",
+      "refund_line_items":[
+        {"id":1058498311,"quantity":1,"line_item_id":518995019,"location_id":487838322,"restock_type":"return",
+         "subtotal":199.0,"line_item":{"id":518995019,"variant_id":49148385,"quantity":3,"sku":"IPOD2008RED"}},
+        {"id":1058498312,"quantity":2,"line_item_id":518995020,"location_id":null,"restock_type":"no_restock",
+         "line_item":{"id":518995020,"variant_id":49148386,"quantity":2,"sku":"IPOD2008BLUE"}},
+        {"id":1058498313,"quantity":1,"line_item_id":518995021,"location_id":487838322,"restock_type":"cancel",
+         "line_item":{"id":518995021,"variant_id":49148387,"quantity":1,"sku":""}},
+        {"id":1058498314,"quantity":1,"line_item_id":518995022,"restock_type":"legacy_restock",
+         "line_item":{"id":518995022,"variant_id":49148388,"quantity":1,"sku":"IPOD2008GOLD"}}],
+      "transactions":[{"id":1072844685,"order_id":450789469,"kind":"refund","amount":"41.94"}]}"#;
+
+    #[test]
+    fn a_refund_names_its_order_and_the_lines_to_restock() {
+        let event = verify(
+            &headers("refunds/create", REFUND.as_bytes(), SECRET),
+            REFUND.as_bytes(),
+            SECRET,
+            SHOP,
+        )
+        .unwrap();
+        let WebhookKind::OrderRefunded { refund } = event.kind else {
+            panic!("not a refund: {:?}", event.kind)
+        };
+        assert_eq!(refund.order_external_id, "gid://shopify/Order/450789469");
+        assert_eq!(refund.refund_id, "gid://shopify/Refund/929361464");
+        assert!(refund.created_at.is_some());
+        // The no_restock line is kept by the buyer; the others come back.
+        let lines: Vec<_> = refund
+            .lines
+            .iter()
+            .map(|l| {
+                (
+                    l.sku.as_deref(),
+                    l.external_variant_id.as_deref(),
+                    l.quantity,
+                )
+            })
+            .collect();
+        assert_eq!(
+            lines,
+            vec![
+                (
+                    Some("IPOD2008RED"),
+                    Some("gid://shopify/ProductVariant/49148385"),
+                    1
+                ),
+                (None, Some("gid://shopify/ProductVariant/49148387"), 1),
+                (
+                    Some("IPOD2008GOLD"),
+                    Some("gid://shopify/ProductVariant/49148388"),
+                    1
+                ),
+            ]
+        );
+        assert_eq!(refund.kept.len(), 1);
+        assert_eq!(refund.kept[0].sku.as_deref(), Some("IPOD2008BLUE"));
+        assert_eq!(refund.kept[0].quantity, 2);
+        let orphan = br#"{"id":1,"refund_line_items":[]}"#;
+        assert!(matches!(
+            verify(
+                &headers("refunds/create", orphan, SECRET),
+                orphan,
+                SECRET,
+                SHOP
+            ),
+            Err(WebhookError::Malformed(_))
+        ));
+    }
 
     // The products/update example payload of https://shopify.dev/docs/api/webhooks
     // (topic products/update), trimmed.
@@ -304,7 +452,10 @@ mod tests {
             SHOP,
         )
         .unwrap();
-        assert!(matches!(cancelled.kind, WebhookKind::OrderCancelled { .. }));
+        let WebhookKind::OrderCancelled { order } = cancelled.kind else {
+            panic!("not a cancellation")
+        };
+        assert!(order.cancelled);
     }
 
     #[test]

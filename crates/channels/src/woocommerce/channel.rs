@@ -27,11 +27,13 @@ pub(super) fn parse_event(
                     .as_deref()
                     .or(order.date_created_gmt.as_deref()),
             );
-            let kind = match (topic, order.status.as_deref()) {
-                ("order.created", _) => WebhookKind::OrderCreated {
+            // An order created already cancelled or refunded never took
+            // stock; one updated to either status gives it back.
+            let kind = match (topic, order.is_called_off()) {
+                (_, true) => WebhookKind::OrderCancelled {
                     order: order.order(),
                 },
-                (_, Some("cancelled")) => WebhookKind::OrderCancelled {
+                ("order.created", false) => WebhookKind::OrderCreated {
                     order: order.order(),
                 },
                 _ => WebhookKind::Other,
@@ -310,18 +312,20 @@ impl Channel for WooCommerce {
         })
     }
 
-    /// `GET /orders?after=…&dates_are_gmt=true`, oldest first, only the
-    /// statuses whose units WooCommerce has taken out of stock.
+    /// `GET /orders?modified_after=…&dates_are_gmt=true` (WooCommerce 5.8+),
+    /// so an order cancelled or refunded after it was placed is read again;
+    /// only the statuses whose units WooCommerce took out of stock, and
+    /// `cancelled` and `refunded` ones, flagged, whose units went back.
     async fn recent_orders(&self, since: DateTime<Utc>) -> Result<Vec<ChannelOrder>, ChannelError> {
         let after = since.format("%Y-%m-%dT%H:%M:%S").to_string();
         let mut orders = Vec::new();
         let mut page = 1;
         loop {
             let query = [
-                ("after", after.clone()),
+                ("modified_after", after.clone()),
                 ("dates_are_gmt", "true".to_owned()),
-                ("status", STOCK_STATUSES.to_owned()),
-                ("orderby", "date".to_owned()),
+                ("status", POLLED_STATUSES.to_owned()),
+                ("orderby", "id".to_owned()),
                 ("order", "asc".to_owned()),
                 ("per_page", MAX_PER_PAGE.to_string()),
                 ("page", page.to_string()),

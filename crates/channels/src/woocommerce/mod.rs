@@ -92,10 +92,12 @@ pub const TOPICS: [&str; 4] = [
     "product.deleted",
 ];
 
-/// Order statuses in which WooCommerce has taken the ordered units out of
-/// stock (`wc_maybe_reduce_stock_levels` runs on payment and on the
-/// processing, completed and on-hold transitions).
-const STOCK_STATUSES: &str = "processing,on-hold,completed";
+/// Order statuses a poll reads: those in which WooCommerce has taken the
+/// ordered units out of stock (`wc_maybe_reduce_stock_levels` runs on
+/// payment and on the processing, completed and on-hold transitions), and
+/// `cancelled` and `refunded`, which an order reaches after them (the poll
+/// flags those, so their stock comes back).
+const POLLED_STATUSES: &str = "processing,on-hold,completed,cancelled,refunded";
 
 mod op {
     pub const PRODUCTS_BATCH: &str = "products.batch";

@@ -355,6 +355,15 @@ fn webhook_topics_map_to_events() {
             .kind,
         WebhookKind::OrderCancelled { .. }
     ));
+    // A full refund moves the order to `refunded`: a cancellation too.
+    let refunded = json!({"id": 9, "status": "refunded", "line_items": []}).to_string();
+    match parse_event("order.updated", "d5", refunded.as_bytes())
+        .unwrap()
+        .kind
+    {
+        WebhookKind::OrderCancelled { order } => assert!(order.cancelled),
+        other => panic!("{other:?}"),
+    }
     let paid = json!({"id": 9, "status": "processing", "line_items": []}).to_string();
     assert_eq!(
         parse_event("order.updated", "d3", paid.as_bytes())

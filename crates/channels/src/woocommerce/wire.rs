@@ -393,6 +393,13 @@ pub struct WcOrder {
 }
 
 impl WcOrder {
+    /// `cancelled` or `refunded`: WooCommerce's statuses for an order whose
+    /// goods are not going to the customer (a full refund moves the order to
+    /// `refunded`; partial refunds leave its status alone).
+    pub fn is_called_off(&self) -> bool {
+        matches!(self.status.as_deref(), Some("cancelled" | "refunded"))
+    }
+
     /// Lines reduced to what moves stock. A line's variant is its variation,
     /// or for a simple product the product itself (as in our variant refs).
     pub fn order(&self) -> ChannelOrder {
@@ -415,6 +422,7 @@ impl WcOrder {
             external_id: self.id.to_string(),
             created_at: gmt(self.date_created_gmt.as_deref()),
             lines,
+            cancelled: self.is_called_off(),
         }
     }
 }

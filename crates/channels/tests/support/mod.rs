@@ -76,6 +76,20 @@ pub fn connection(
 }
 
 /// Settings that make the adapter use `quota` instead of the published limits.
+/// Cancel an order on the simulated platform as its merchant would.
+pub async fn cancel_order(sim: &Simulator, platform: &str, account: &str, order_id: &str) {
+    let reply = reqwest::Client::new()
+        .post(format!(
+            "{}/_sim/{platform}/{account}/orders/{}/cancel",
+            sim.url(),
+            order_id.replace('/', "%2F")
+        ))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(reply.status(), 204, "{}", reply.text().await.unwrap());
+}
+
 pub fn quota_settings(quota: &QuotaModel) -> serde_json::Value {
     serde_json::json!({ "quota": quota })
 }

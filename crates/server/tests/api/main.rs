@@ -14,6 +14,7 @@ mod isolation;
 mod listings;
 mod overview;
 mod rate_limit;
+mod refunds;
 mod rules;
 mod sync;
 mod webhooks;

@@ -64,7 +64,7 @@ async fn post_woo(
     request.send().await.unwrap()
 }
 
-async fn logs(app: &TestApp) -> Vec<Value> {
+pub(crate) async fn logs(app: &TestApp) -> Vec<Value> {
     let page: Value = app
         .get("/v1/webhook-logs?limit=250")
         .await
@@ -308,7 +308,12 @@ async fn standard_webhooks_senders_are_verified_with_rotation(app: TestApp) {
 }
 
 /// Stock of `sku` as the simulated channel shows it.
-async fn channel_stock(app: &TestApp, platform: &str, account: &str, sku: &str) -> Option<i64> {
+pub(crate) async fn channel_stock(
+    app: &TestApp,
+    platform: &str,
+    account: &str,
+    sku: &str,
+) -> Option<i64> {
     app.sim_listings(platform, account)
         .await
         .iter()
@@ -317,7 +322,7 @@ async fn channel_stock(app: &TestApp, platform: &str, account: &str, sku: &str) 
         .and_then(|v| v["quantity"].as_i64())
 }
 
-async fn master_stock(app: &TestApp, variant: &str) -> i64 {
+pub(crate) async fn master_stock(app: &TestApp, variant: &str) -> i64 {
     let v: Value = app
         .get(&format!("/v1/variants/{variant}"))
         .await
@@ -330,7 +335,7 @@ async fn master_stock(app: &TestApp, variant: &str) -> i64 {
 }
 
 /// Waits until `check` holds, or fails saying what it waited for.
-async fn eventually<F, Fut>(what: &str, mut check: F)
+pub(crate) async fn eventually<F, Fut>(what: &str, mut check: F)
 where
     F: FnMut() -> Fut,
     Fut: std::future::Future<Output = bool>,
@@ -343,7 +348,7 @@ where
 }
 
 /// A Shopify delivery of `topic` for `body`, signed as the shop signs it.
-async fn post_shopify(
+pub(crate) async fn post_shopify(
     app: &TestApp,
     connection: &str,
     secret: &str,

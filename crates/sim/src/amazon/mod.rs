@@ -91,6 +91,9 @@ struct Item {
 struct Order {
     id: String,
     purchased: DateTime<Utc>,
+    /// `LastUpdateDate`: moves when the order is canceled.
+    updated: DateTime<Utc>,
+    canceled: bool,
     lines: Vec<OrderItem>,
 }
 
@@ -516,12 +519,47 @@ impl SimPlatform for Amazon {
             rand::random::<u32>() % 10_000_000,
             rand::random::<u32>() % 10_000_000
         );
+        let now = Utc::now();
         seller.orders.push(Order {
             id: id.clone(),
-            purchased: Utc::now(),
+            purchased: now,
+            updated: now,
+            canceled: false,
             lines: items,
         });
         Ok(id)
+    }
+
+    /// The seller cancels an unshipped order: its units are for sale again,
+    /// and getOrders reports it `Canceled`, updated now.
+    fn cancel_order(
+        &self,
+        _core: &Arc<SimCore>,
+        account: &str,
+        order_id: &str,
+    ) -> Result<(), String> {
+        let mut sellers = self.sellers.lock().unwrap();
+        let seller = sellers
+            .get_mut(account)
+            .ok_or_else(|| format!("no seller {account}"))?;
+        let order = seller
+            .orders
+            .iter_mut()
+            .find(|o| o.id == order_id)
+            .ok_or_else(|| format!("no order {order_id}"))?;
+        if order.canceled {
+            return Err(format!("order {order_id} is canceled already"));
+        }
+        order.canceled = true;
+        order.updated = Utc::now();
+        let lines = order.lines.clone();
+        for line in lines {
+            if let Some(item) = seller.items.get_mut(&line.sku) {
+                let back = item.quantity().unwrap_or(0) + line.quantity;
+                item.set_quantity(back);
+            }
+        }
+        Ok(())
     }
 
     /// A merchant's edit in Seller Central: the title of the item with that

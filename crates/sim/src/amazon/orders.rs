@@ -49,8 +49,9 @@ pub(super) async fn get_orders(
     ctx.finish(&account, OP_GET_ORDERS, rate, answer)
 }
 
-/// Orders purchased in the window, oldest first. The `NextToken` carries
-/// the window and the position, so later pages keep the first page's filter.
+/// Orders purchased (`CreatedAfter`) or last updated (`LastUpdatedAfter`)
+/// in the window, oldest first. The `NextToken` carries the window, which
+/// date it is on and the position, so later pages keep the first page's filter.
 fn list(ctx: &Ctx, account: &str, query: &HashMap<String, String>) -> Result<Answer, Answer> {
     let marketplace = query
         .get("MarketplaceIds")
@@ -67,22 +68,39 @@ fn list(ctx: &Ctx, account: &str, query: &HashMap<String, String>) -> Result<Ans
             .filter(|n| (1..=100).contains(n))
             .ok_or_else(|| invalid("MaxResultsPerPage must be 1 to 100"))?,
     };
-    let (offset, after, before) = match query.get("NextToken") {
+    let (offset, window) = match query.get("NextToken") {
         Some(token) => decode(token).ok_or_else(|| invalid("Invalid NextToken"))?,
         None => {
-            let after = date(query, "CreatedAfter")?.or(date(query, "LastUpdatedAfter")?);
-            let after = after.ok_or_else(|| {
-                invalid("Either CreatedAfter or LastUpdatedAfter must be specified")
-            })?;
-            (0, after, date(query, "CreatedBefore")?)
+            let created = date(query, "CreatedAfter")?;
+            let updated = date(query, "LastUpdatedAfter")?;
+            let window = match (created, updated) {
+                (Some(_), Some(_)) => {
+                    return Err(invalid(
+                        "CreatedAfter and LastUpdatedAfter cannot be specified together",
+                    ));
+                }
+                (Some(after), None) => Window {
+                    updated: false,
+                    after,
+                    before: date(query, "CreatedBefore")?,
+                },
+                (None, Some(after)) => Window {
+                    updated: true,
+                    after,
+                    before: date(query, "LastUpdatedBefore")?,
+                },
+                (None, None) => {
+                    return Err(invalid(
+                        "Either CreatedAfter or LastUpdatedAfter must be specified",
+                    ));
+                }
+            };
+            (0, window)
         }
     };
     let body = ctx.seller(account, |seller| {
-        let matching: Vec<&Order> = seller
-            .orders
-            .iter()
-            .filter(|o| o.purchased >= after && before.is_none_or(|b| o.purchased <= b))
-            .collect();
+        let mut matching: Vec<&Order> = seller.orders.iter().filter(|o| window.holds(o)).collect();
+        matching.sort_by_key(|o| window.date(o));
         let end = (offset + per_page).min(matching.len());
         let orders: Vec<Value> = matching
             .get(offset.min(end)..end)
@@ -93,19 +111,42 @@ fn list(ctx: &Ctx, account: &str, query: &HashMap<String, String>) -> Result<Ans
         let mut payload = Map::new();
         payload.insert("Orders".into(), json!(orders));
         if end < matching.len() {
-            payload.insert("NextToken".into(), json!(encode(end, after, before)));
+            payload.insert("NextToken".into(), json!(encode(end, &window)));
         }
         json!({ "payload": payload })
     });
     Ok((StatusCode::OK, body))
 }
 
-fn encode(offset: usize, after: DateTime<Utc>, before: Option<DateTime<Utc>>) -> String {
-    let before = before.map(stamp).unwrap_or_default();
-    URL_SAFE_NO_PAD.encode(format!("{offset}|{}|{before}", stamp(after)))
+/// A getOrders date window: on the purchase or the last update date.
+struct Window {
+    updated: bool,
+    after: DateTime<Utc>,
+    before: Option<DateTime<Utc>>,
 }
 
-fn decode(token: &str) -> Option<(usize, DateTime<Utc>, Option<DateTime<Utc>>)> {
+impl Window {
+    fn date(&self, order: &Order) -> DateTime<Utc> {
+        if self.updated {
+            order.updated
+        } else {
+            order.purchased
+        }
+    }
+
+    fn holds(&self, order: &Order) -> bool {
+        let at = self.date(order);
+        at >= self.after && self.before.is_none_or(|b| at <= b)
+    }
+}
+
+fn encode(offset: usize, window: &Window) -> String {
+    let before = window.before.map(stamp).unwrap_or_default();
+    let on = if window.updated { "u" } else { "c" };
+    URL_SAFE_NO_PAD.encode(format!("{offset}|{}|{before}|{on}", stamp(window.after)))
+}
+
+fn decode(token: &str) -> Option<(usize, Window)> {
     let text = String::from_utf8(URL_SAFE_NO_PAD.decode(token).ok()?).ok()?;
     let mut parts = text.split('|');
     let offset = parts.next()?.parse().ok()?;
@@ -116,7 +157,15 @@ fn decode(token: &str) -> Option<(usize, DateTime<Utc>, Option<DateTime<Utc>>)> 
         "" => None,
         b => Some(DateTime::parse_from_rfc3339(b).ok()?.with_timezone(&Utc)),
     };
-    Some((offset, after, before))
+    let updated = parts.next()? == "u";
+    Some((
+        offset,
+        Window {
+            updated,
+            after,
+            before,
+        },
+    ))
 }
 
 fn order_json(order: &Order, marketplace: &str) -> Value {
@@ -124,12 +173,12 @@ fn order_json(order: &Order, marketplace: &str) -> Value {
     let mut json = json!({
         "AmazonOrderId": order.id,
         "PurchaseDate": stamp(order.purchased),
-        "LastUpdateDate": stamp(order.purchased),
-        "OrderStatus": "Unshipped",
+        "LastUpdateDate": stamp(order.updated),
+        "OrderStatus": if order.canceled { "Canceled" } else { "Unshipped" },
         "FulfillmentChannel": "MFN",
         "SalesChannel": "Amazon.com",
         "NumberOfItemsShipped": 0,
-        "NumberOfItemsUnshipped": units,
+        "NumberOfItemsUnshipped": if order.canceled { 0 } else { units },
         "PaymentMethod": "Other",
         "MarketplaceId": marketplace,
         "OrderType": "StandardOrder",

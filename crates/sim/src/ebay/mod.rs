@@ -492,6 +492,16 @@ impl SimPlatform for Ebay {
         self.with_store(account, |st| st.place_order(lines))
     }
 
+    fn cancel_order(
+        &self,
+        core: &Arc<SimCore>,
+        account: &str,
+        order_id: &str,
+    ) -> Result<(), String> {
+        let _ = core;
+        self.with_store(account, |st| st.cancel_order(order_id))
+    }
+
     /// A seller's edit in Seller Hub: the group's (or item's) title, every
     /// variant's offer price.
     fn edit_product(

@@ -38,9 +38,32 @@ fn parse_range(text: &str) -> Option<Range> {
     Some((start, when(end)?))
 }
 
-/// The creation-date range of a getOrders `filter`.
-fn parse_filter(filter: &str) -> Result<Range, Answer> {
-    let mut range: Range = (None, None);
+/// Which date a getOrders `filter` selects on, and its range.
+#[derive(Clone, Copy)]
+struct DateFilter {
+    modified: bool,
+    range: Range,
+}
+
+impl DateFilter {
+    fn holds(&self, order: &Order) -> bool {
+        let at = if self.modified {
+            order.modified
+        } else {
+            order.created
+        };
+        let (start, end) = self.range;
+        start.is_none_or(|s| at >= s) && end.is_none_or(|e| at <= e)
+    }
+}
+
+/// The date range of a getOrders `filter`, on the creation or the last
+/// modification date.
+fn parse_filter(filter: &str) -> Result<DateFilter, Answer> {
+    let mut range = DateFilter {
+        modified: false,
+        range: (None, None),
+    };
     for criterion in filter.split(',').map(str::trim).filter(|c| !c.is_empty()) {
         let Some((name, value)) = criterion.split_once(':') else {
             return Err(fulfillment_error(
@@ -50,11 +73,12 @@ fn parse_filter(filter: &str) -> Result<Range, Answer> {
             ));
         };
         match name {
-            // Orders here are never modified after creation, so the two
-            // date filters select the same orders.
             "creationdate" | "lastmodifieddate" => {
-                range = parse_range(value)
-                    .ok_or_else(|| fulfillment_error(400, 30810, "Invalid date format"))?;
+                range = DateFilter {
+                    modified: name == "lastmodifieddate",
+                    range: parse_range(value)
+                        .ok_or_else(|| fulfillment_error(400, 30810, "Invalid date format"))?,
+                };
             }
             "orderfulfillmentstatus" => {}
             other => {
@@ -111,16 +135,50 @@ impl Store {
         }
         let n = self.orders.len() as u64 + 1;
         let order_id = format!("27-{:05}-{:05}", n / 100_000, n % 100_000);
+        let now = Utc::now();
         self.orders.push(Order {
             order_id: order_id.clone(),
-            created: Utc::now(),
+            created: now,
+            modified: now,
+            cancelled: false,
             lines: order_lines,
         });
         Ok(order_id)
     }
 
+    /// The seller cancels an order: its units are for sale again, and
+    /// getOrders reports `cancelState` `CANCELED`, modified now.
+    pub fn cancel_order(&mut self, order_id: &str) -> Result<(), String> {
+        let order = self
+            .orders
+            .iter_mut()
+            .find(|o| o.order_id == order_id)
+            .ok_or_else(|| format!("no order {order_id}"))?;
+        if order.cancelled {
+            return Err(format!("order {order_id} is cancelled already"));
+        }
+        order.cancelled = true;
+        order.modified = Utc::now();
+        let lines = order.lines.clone();
+        for line in &lines {
+            if let Some(item) = self.items.get_mut(&line.sku) {
+                item.quantity += line.quantity;
+            }
+            if let Some(offer) = self.offers.values_mut().find(|o| o.sku == line.sku) {
+                offer.available_quantity += line.quantity;
+            }
+        }
+        Ok(())
+    }
+
     fn order_json(order: &Order, seller: &str) -> Value {
         let created = order.created.format("%Y-%m-%dT%H:%M:%S%.3fZ").to_string();
+        let modified = order.modified.format("%Y-%m-%dT%H:%M:%S%.3fZ").to_string();
+        let cancel_state = if order.cancelled {
+            "CANCELED"
+        } else {
+            "NONE_REQUESTED"
+        };
         let lines: Vec<Value> = order
             .lines
             .iter()
@@ -146,11 +204,11 @@ impl Store {
             "orderId": order.order_id,
             "legacyOrderId": order.order_id,
             "creationDate": created,
-            "lastModifiedDate": created,
+            "lastModifiedDate": modified,
             "orderFulfillmentStatus": "NOT_STARTED",
             "orderPaymentStatus": "PAID",
             "sellerId": seller,
-            "cancelStatus": {"cancelState": "NONE_REQUESTED", "cancelRequests": []},
+            "cancelStatus": {"cancelState": cancel_state, "cancelRequests": []},
             "lineItems": lines,
         })
     }
@@ -164,8 +222,11 @@ impl Store {
         limit: Option<&str>,
         offset: Option<&str>,
     ) -> Answer {
-        let (start, end) = match filter.map(parse_filter).transpose() {
-            Ok(range) => range.unwrap_or((None, None)),
+        let dates = match filter.map(parse_filter).transpose() {
+            Ok(dates) => dates.unwrap_or(DateFilter {
+                modified: false,
+                range: (None, None),
+            }),
             Err(answer) => return answer,
         };
         let limit = match limit.map(str::parse::<usize>) {
@@ -190,11 +251,7 @@ impl Store {
                 );
             }
         };
-        let matching: Vec<&Order> = self
-            .orders
-            .iter()
-            .filter(|o| start.is_none_or(|s| o.created >= s) && end.is_none_or(|e| o.created <= e))
-            .collect();
+        let matching: Vec<&Order> = self.orders.iter().filter(|o| dates.holds(o)).collect();
         let total = matching.len();
         let orders: Vec<Value> = matching
             .iter()

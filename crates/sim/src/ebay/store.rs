@@ -132,6 +132,10 @@ pub struct OrderLine {
 pub struct Order {
     pub order_id: String,
     pub created: DateTime<Utc>,
+    /// `lastModifiedDate`: moves when the order is cancelled.
+    pub modified: DateTime<Utc>,
+    /// `cancelStatus.cancelState` is `CANCELED`.
+    pub cancelled: bool,
     pub lines: Vec<OrderLine>,
 }
 

@@ -115,6 +115,9 @@ struct PropertyValue {
 struct Receipt {
     receipt_id: u64,
     created: i64,
+    /// `update_timestamp`: moves when the receipt is canceled.
+    updated: i64,
+    canceled: bool,
     lines: Vec<ReceiptLine>,
 }
 
@@ -419,6 +422,15 @@ impl SimPlatform for Etsy {
         lines: &[SimOrderLine],
     ) -> Result<String, String> {
         orders::place(self, core, account, lines)
+    }
+
+    fn cancel_order(
+        &self,
+        _core: &Arc<SimCore>,
+        account: &str,
+        order_id: &str,
+    ) -> Result<(), String> {
+        orders::cancel(self, account, order_id)
     }
 
     fn edit_product(

@@ -23,13 +23,13 @@ fn receipt_json(account: &str, r: &Receipt) -> Value {
         "receipt_id": r.receipt_id,
         "receipt_type": 0,
         "shop_id": shop_id(account),
-        "status": "paid",
+        "status": if r.canceled { "canceled" } else { "paid" },
         "is_paid": true,
         "is_shipped": false,
         "create_timestamp": r.created,
         "created_timestamp": r.created,
-        "update_timestamp": r.created,
-        "updated_timestamp": r.created,
+        "update_timestamp": r.updated,
+        "updated_timestamp": r.updated,
         "grandtotal": money(total),
         "subtotal": money(total),
         "total_price": money(total),
@@ -83,20 +83,28 @@ pub(super) async fn receipts(
             }
         };
         let (min, max) = (bound("min_created")?, bound("max_created")?);
+        let (min_modified, max_modified) =
+            (bound("min_last_modified")?, bound("max_last_modified")?);
         let ascending = matches!(param(&q, "sort_order"), Some("asc" | "ascending" | "up"));
-        // Every simulated receipt is paid and none is canceled.
-        let excluded =
-            param(&q, "was_canceled") == Some("true") || param(&q, "was_paid") == Some("false");
+        let by_update = param(&q, "sort_on") == Some("updated");
+        // Every simulated receipt is paid. `was_canceled` left out means
+        // false, as Etsy's reference gives it: canceled receipts only when asked.
+        let unpaid = param(&q, "was_paid") == Some("false");
+        let canceled = param(&q, "was_canceled") == Some("true");
         let body = ctx.with_shop(&adm.account, |s| {
             let mut matching: Vec<&Receipt> = s
                 .receipts
                 .iter()
-                .filter(|_| !excluded)
+                .filter(|r| !unpaid && r.canceled == canceled)
                 .filter(|r| {
                     min.is_none_or(|m| r.created >= m) && max.is_none_or(|m| r.created <= m)
                 })
+                .filter(|r| {
+                    min_modified.is_none_or(|m| r.updated >= m)
+                        && max_modified.is_none_or(|m| r.updated <= m)
+                })
                 .collect();
-            matching.sort_by_key(|r| (r.created, r.receipt_id));
+            matching.sort_by_key(|r| (if by_update { r.updated } else { r.created }, r.receipt_id));
             if !ascending {
                 matching.reverse();
             }
@@ -110,6 +118,43 @@ pub(super) async fn receipts(
     })()
     .unwrap_or_else(|e: (StatusCode, Value)| e);
     ctx.finish(&adm, OP, answer)
+}
+
+/// The seller cancels a receipt: status `canceled`, updated now, and its
+/// units back in the listings' inventory.
+pub(super) fn cancel(etsy: &Etsy, account: &str, receipt_id: &str) -> Result<(), String> {
+    let id: u64 = receipt_id
+        .parse()
+        .map_err(|_| format!("`{receipt_id}` is not a receipt id"))?;
+    let mut shops = etsy.shops.lock().unwrap();
+    let shop = shops
+        .get_mut(account)
+        .ok_or_else(|| format!("no shop {account}"))?;
+    let receipt = shop
+        .receipts
+        .iter_mut()
+        .find(|r| r.receipt_id == id)
+        .ok_or_else(|| format!("no receipt {id}"))?;
+    if receipt.canceled {
+        return Err(format!("receipt {id} is canceled already"));
+    }
+    receipt.canceled = true;
+    receipt.updated = now();
+    let lines = receipt.lines.clone();
+    for line in lines {
+        if let Some(listing) = shop.listings.get_mut(&line.listing_id)
+            && let Some(product) = listing
+                .inventory
+                .products
+                .iter_mut()
+                .find(|p| p.product_id == line.product_id)
+        {
+            product.quantity += line.quantity;
+            listing.settle_state();
+            listing.updated = now();
+        }
+    }
+    Ok(())
 }
 
 /// GET /v3/application/shops/{shop_id}/receipts/{receipt_id}: what a
@@ -211,6 +256,8 @@ pub(super) fn place(
         let receipt = Receipt {
             receipt_id: next_id(),
             created: now(),
+            updated: now(),
+            canceled: false,
             lines: receipt_lines,
         };
         let id = receipt.receipt_id;

@@ -55,7 +55,7 @@ use shelfsync_core::quota::{Limit, QuotaModel, Scope};
 
 use self::gql::OpKind;
 use self::store::{Shop, gid, parse_gid};
-use crate::{SimCore, SimEdit, SimListing, SimOrderLine, SimPlatform, SimVariant};
+use crate::{SimCore, SimEdit, SimListing, SimOrderLine, SimPlatform, SimRefundLine, SimVariant};
 
 /// The API version the simulator reports (the latest stable one).
 pub const API_VERSION: &str = "2026-07";
@@ -493,6 +493,44 @@ impl SimPlatform for Shopify {
         })?;
         payloads::deliver(core, account, "orders/create", &payload);
         Ok(gid("Order", order.id))
+    }
+
+    fn refund_order(
+        &self,
+        core: &Arc<SimCore>,
+        account: &str,
+        order_id: &str,
+        lines: &[SimRefundLine],
+    ) -> Result<String, String> {
+        let id =
+            parse_gid("Order", order_id).ok_or_else(|| format!("{order_id} is not an order id"))?;
+        let lines: Vec<(String, i64, String)> = lines
+            .iter()
+            .map(|l| (l.sku.clone(), l.quantity, l.restock_type.clone()))
+            .collect();
+        let (refund, payload) = self.with_shop(account, |shop| {
+            let (order, refund) = shop.refund_order(id, &lines, Utc::now())?;
+            let payload = payloads::refund(shop, &order, &refund);
+            Ok::<_, String>((refund, payload))
+        })?;
+        payloads::deliver(core, account, "refunds/create", &payload);
+        Ok(gid("Refund", refund.id))
+    }
+
+    fn cancel_order(
+        &self,
+        core: &Arc<SimCore>,
+        account: &str,
+        order_id: &str,
+    ) -> Result<(), String> {
+        let id =
+            parse_gid("Order", order_id).ok_or_else(|| format!("{order_id} is not an order id"))?;
+        let payload = self.with_shop(account, |shop| {
+            let order = shop.cancel_order(id, Utc::now())?;
+            Ok::<_, String>(payloads::order(shop, &order))
+        })?;
+        payloads::deliver(core, account, "orders/cancelled", &payload);
+        Ok(())
     }
 
     fn edit_product(

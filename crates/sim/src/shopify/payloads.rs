@@ -1,6 +1,6 @@
 //! Shopify's webhooks: subscriptions made through the API, the REST-style
 //! payloads of https://shopify.dev/docs/api/webhooks (orders/create,
-//! products/update), and the signed delivery of
+//! orders/cancelled, refunds/create, products/update), and the signed delivery of
 //! https://shopify.dev/docs/apps/build/webhooks/verify-deliveries.
 
 use std::sync::Arc;
@@ -13,7 +13,7 @@ use serde_json::{Value, json};
 use sha2::Sha256;
 
 use super::gql::Field;
-use super::store::{Order, Product, Shop, gid, timestamp};
+use super::store::{Order, Product, Refund, Shop, gid, timestamp};
 use super::{API_VERSION, NAME};
 use crate::SimCore;
 use crate::webhooks::{self, Subscription};
@@ -30,6 +30,7 @@ fn topic_name(topic: &str) -> Option<&'static str> {
         "ORDERS_CREATE" => "orders/create",
         "ORDERS_CANCELLED" => "orders/cancelled",
         "ORDERS_UPDATED" => "orders/updated",
+        "REFUNDS_CREATE" => "refunds/create",
         "PRODUCTS_CREATE" => "products/create",
         "PRODUCTS_UPDATE" => "products/update",
         "PRODUCTS_DELETE" => "products/delete",
@@ -124,7 +125,7 @@ pub fn order(shop: &Shop, order: &Order) -> Value {
         "name": format!("#{}", order.number),
         "order_number": order.number,
         "created_at": timestamp(order.created_at),
-        "updated_at": timestamp(order.created_at),
+        "updated_at": timestamp(order.updated_at),
         "cancelled_at": order.cancelled_at.map(timestamp),
         "cancel_reason": null,
         "currency": "USD",
@@ -146,6 +147,54 @@ pub fn order(shop: &Shop, order: &Order) -> Value {
             "price": l.price.to_string(),
             "variant_inventory_management": "shopify",
         })).collect::<Vec<_>>(),
+    })
+}
+
+/// The refunds/create payload: the REST Refund resource
+/// (https://shopify.dev/docs/api/admin-rest/latest/resources/refund), each
+/// refund line carrying the line item it refunds.
+pub fn refund(shop: &Shop, order: &Order, refund: &Refund) -> Value {
+    let lines: Vec<Value> = refund
+        .lines
+        .iter()
+        .filter_map(|r| {
+            let l = order.lines.iter().find(|l| l.id == r.line_item_id)?;
+            let subtotal = l.price * rust_decimal::Decimal::from(r.quantity);
+            Some(json!({
+                "id": r.id,
+                "quantity": r.quantity,
+                "line_item_id": l.id,
+                "location_id": (r.restock_type != "no_restock").then_some(shop.location_id),
+                "restock_type": r.restock_type,
+                "subtotal": subtotal.to_string(),
+                "total_tax": "0.00",
+                "line_item": {
+                    "id": l.id,
+                    "admin_graphql_api_id": gid("LineItem", l.id),
+                    "variant_id": l.variant_id,
+                    "product_id": l.product_id,
+                    "sku": l.sku,
+                    "quantity": l.quantity,
+                    "title": l.title,
+                    "name": l.title,
+                    "price": l.price.to_string(),
+                    "variant_inventory_management": "shopify",
+                },
+            }))
+        })
+        .collect();
+    json!({
+        "id": refund.id,
+        "admin_graphql_api_id": gid("Refund", refund.id),
+        "order_id": order.id,
+        "created_at": timestamp(refund.created_at),
+        "processed_at": timestamp(refund.created_at),
+        "note": null,
+        "user_id": null,
+        "restock": refund.lines.iter().any(|l| l.restock_type != "no_restock"),
+        "refund_line_items": lines,
+        "transactions": [],
+        "order_adjustments": [],
     })
 }
 

@@ -83,8 +83,42 @@ pub struct Order {
     pub id: u64,
     pub number: u64,
     pub created_at: DateTime<Utc>,
+    /// Moves with every cancellation and refund, as Shopify's does.
+    pub updated_at: DateTime<Utc>,
     pub cancelled_at: Option<DateTime<Utc>>,
     pub lines: Vec<OrderLine>,
+    pub refunds: Vec<Refund>,
+}
+
+impl Order {
+    /// Units of a line not refunded yet.
+    fn refundable(&self, line: &OrderLine) -> i64 {
+        let refunded: i64 = self
+            .refunds
+            .iter()
+            .flat_map(|r| &r.lines)
+            .filter(|l| l.line_item_id == line.id)
+            .map(|l| l.quantity)
+            .sum();
+        line.quantity - refunded
+    }
+}
+
+/// A refund of some of an order's line items (the REST Refund resource).
+#[derive(Debug, Clone)]
+pub struct Refund {
+    pub id: u64,
+    pub created_at: DateTime<Utc>,
+    pub lines: Vec<RefundLine>,
+}
+
+#[derive(Debug, Clone)]
+pub struct RefundLine {
+    pub id: u64,
+    pub line_item_id: u64,
+    pub quantity: i64,
+    /// `cancel`, `return` or `no_restock`, as `refundCreate` accepts them.
+    pub restock_type: String,
 }
 
 /// Everything one shop holds.
@@ -203,18 +237,26 @@ impl Shop {
         answer::connection(field, items)
     }
 
-    /// `orders(first:, after:, query: "created_at:>=…")`, oldest first.
+    /// `orders(first:, after:, query: "created_at:>=…" or "updated_at:>=…",
+    /// sortKey:)`, oldest first by the key searched on.
     pub fn orders_page(&self, field: &Field) -> Result<Value, String> {
         let since = match field.arg("query").and_then(Value::as_str) {
-            Some(q) => Some(parse_created_since(q)?),
+            Some(q) => Some(parse_since(q)?),
             None => None,
         };
-        let items = self
+        let mut orders: Vec<&Order> = self
             .orders
             .iter()
-            .filter(|o| since.is_none_or(|s| o.created_at >= s))
-            .map(|o| self.order_json(o))
+            .filter(|o| match since {
+                None => true,
+                Some((OrderDate::Created, s)) => o.created_at >= s,
+                Some((OrderDate::Updated, s)) => o.updated_at >= s,
+            })
             .collect();
+        if field.arg("sortKey").and_then(Value::as_str) == Some("UPDATED_AT") {
+            orders.sort_by_key(|o| (o.updated_at, o.id));
+        }
+        let items = orders.into_iter().map(|o| self.order_json(o)).collect();
         answer::connection(field, items)
     }
 
@@ -265,7 +307,7 @@ impl Shop {
             "legacyResourceId": o.id.to_string(),
             "name": format!("#{}", o.number),
             "createdAt": timestamp(o.created_at),
-            "updatedAt": timestamp(o.created_at),
+            "updatedAt": timestamp(o.updated_at),
             "cancelledAt": o.cancelled_at.map(timestamp),
             "lineItems": o.lines.iter().map(|l| json!({
                 "__typename": "LineItem",
@@ -330,10 +372,103 @@ impl Shop {
             id: self.id(),
             number: 1001 + self.orders.len() as u64,
             created_at: now,
+            updated_at: now,
             cancelled_at: None,
             lines: lines_out,
+            refunds: Vec::new(),
         };
         self.orders.push(order.clone());
+        Ok(order)
+    }
+
+    /// Put `quantity` of a variant back in stock.
+    fn restock(&mut self, product: u64, variant: u64, quantity: i64) {
+        if let Some(v) = self
+            .products
+            .get_mut(&product)
+            .and_then(|p| p.variants.iter_mut().find(|v| v.id == variant))
+        {
+            v.available += quantity;
+        }
+    }
+
+    /// Refund `lines` (sku, quantity, restock type) of an order, as
+    /// `refundCreate` does: each at most what is left unrefunded of its
+    /// line; restocked lines go back on the shelf.
+    pub fn refund_order(
+        &mut self,
+        order_id: u64,
+        lines: &[(String, i64, String)],
+        now: DateTime<Utc>,
+    ) -> Result<(Order, Refund), String> {
+        let index = self
+            .orders
+            .iter()
+            .position(|o| o.id == order_id)
+            .ok_or_else(|| format!("no order {order_id}"))?;
+        let mut refund_lines = Vec::new();
+        let mut restocks = Vec::new();
+        for (sku, quantity, restock_type) in lines {
+            if !matches!(restock_type.as_str(), "cancel" | "return" | "no_restock") {
+                return Err(format!("restock type {restock_type} is not accepted"));
+            }
+            let order = &self.orders[index];
+            let line = order
+                .lines
+                .iter()
+                .find(|l| &l.sku == sku)
+                .ok_or_else(|| format!("the order has no line with SKU {sku}"))?;
+            if *quantity <= 0 || *quantity > order.refundable(line) {
+                return Err(format!(
+                    "cannot refund {quantity} of {sku}: {} left to refund",
+                    order.refundable(line)
+                ));
+            }
+            if restock_type != "no_restock" {
+                restocks.push((line.product_id, line.variant_id, *quantity));
+            }
+            refund_lines.push((line.id, *quantity, restock_type.clone()));
+        }
+        for (product, variant, quantity) in restocks {
+            self.restock(product, variant, quantity);
+        }
+        let lines = refund_lines
+            .into_iter()
+            .map(|(line_item_id, quantity, restock_type)| RefundLine {
+                id: self.id(),
+                line_item_id,
+                quantity,
+                restock_type,
+            })
+            .collect();
+        let refund = Refund {
+            id: self.id(),
+            created_at: now,
+            lines,
+        };
+        let order = &mut self.orders[index];
+        order.refunds.push(refund.clone());
+        order.updated_at = now;
+        Ok((order.clone(), refund))
+    }
+
+    /// Cancel an order, restocking what is not refunded yet (`orderCancel`
+    /// with `restock: true`).
+    pub fn cancel_order(&mut self, order_id: u64, now: DateTime<Utc>) -> Result<Order, String> {
+        let order = self
+            .orders
+            .iter_mut()
+            .find(|o| o.id == order_id)
+            .ok_or_else(|| format!("no order {order_id}"))?;
+        if order.cancelled_at.is_some() {
+            return Err(format!("order {order_id} is cancelled already"));
+        }
+        order.cancelled_at = Some(now);
+        order.updated_at = now;
+        let order = order.clone();
+        for line in &order.lines {
+            self.restock(line.product_id, line.variant_id, order.refundable(line));
+        }
         Ok(order)
     }
 }
@@ -356,17 +491,30 @@ fn parse_sku_query(query: &str) -> Result<Vec<String>, String> {
         .collect()
 }
 
-/// The `created_at:>=…` term of an orders search query
+/// Which date an orders search filters on.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+enum OrderDate {
+    Created,
+    Updated,
+}
+
+/// The `created_at:>=…` or `updated_at:>=…` term of an orders search query
 /// (https://shopify.dev/docs/api/usage/search-syntax).
-fn parse_created_since(query: &str) -> Result<DateTime<Utc>, String> {
-    let term = query
+fn parse_since(query: &str) -> Result<(OrderDate, DateTime<Utc>), String> {
+    let (date, term) = query
         .split_whitespace()
-        .find_map(|t| t.strip_prefix("created_at:>="))
+        .find_map(|t| {
+            t.strip_prefix("created_at:>=")
+                .map(|v| (OrderDate::Created, v))
+                .or_else(|| t.strip_prefix("updated_at:>=").map(|v| (OrderDate::Updated, v)))
+        })
         .ok_or_else(|| {
-            format!("the simulator only understands created_at:>= queries, not {query:?}")
+            format!(
+                "the simulator only understands created_at:>= and updated_at:>= queries, not {query:?}"
+            )
         })?;
     let term = term.trim_matches(|c| c == '\'' || c == '"');
     DateTime::parse_from_rfc3339(term)
-        .map(|d| d.with_timezone(&Utc))
-        .map_err(|e| format!("invalid created_at in query: {e}"))
+        .map(|d| (date, d.with_timezone(&Utc)))
+        .map_err(|e| format!("invalid date in query: {e}"))
 }

@@ -137,8 +137,8 @@ impl Store {
             "currency": "USD",
             "date_created": date(o.created),
             "date_created_gmt": date(o.created),
-            "date_modified": date(o.created),
-            "date_modified_gmt": date(o.created),
+            "date_modified": date(o.modified),
+            "date_modified_gmt": date(o.modified),
             "total": format!("{:.2}", total),
             "line_items": o.lines.iter().map(|l| json!({
                 "id": l.id,

@@ -184,6 +184,24 @@ impl SimPlatform for WooCommerce {
         Ok(id.to_string())
     }
 
+    fn cancel_order(
+        &self,
+        core: &Arc<SimCore>,
+        account: &str,
+        order_id: &str,
+    ) -> Result<(), String> {
+        let id: u64 = order_id
+            .parse()
+            .map_err(|_| format!("`{order_id}` is not an order id"))?;
+        let base = store_base(core, account);
+        let payload = self.with_store(account, |s| {
+            s.cancel_order(id, chrono::Utc::now())?;
+            Ok::<_, String>(s.order_json(&s.orders[&id], &base))
+        })?;
+        send_webhook(core, account, "order.updated", &payload);
+        Ok(())
+    }
+
     fn edit_product(
         &self,
         core: &Arc<SimCore>,

@@ -474,6 +474,17 @@ async fn list_orders(
         Some(Ok(at)) => Some(at),
         None => None,
     };
+    let modified_after = match params.get("modified_after").map(|a| instant(a).ok_or(a)) {
+        Some(Err(_)) => {
+            return call.answer(
+                Err(WpError::invalid_param("modified_after")),
+                StatusCode::OK,
+                vec![],
+            );
+        }
+        Some(Ok(at)) => Some(at),
+        None => None,
+    };
     let statuses: Vec<&str> = params
         .get("status")
         .map(|s| s.split(',').map(str::trim).collect())
@@ -484,6 +495,7 @@ async fn list_orders(
             .orders
             .values()
             .filter(|o| after.is_none_or(|at| o.created > at))
+            .filter(|o| modified_after.is_none_or(|at| o.modified > at))
             .filter(|o| {
                 statuses.is_empty()
                     || statuses.contains(&"any")

@@ -143,10 +143,41 @@ impl Store {
                 id,
                 status: "processing".into(),
                 created: now,
+                modified: now,
                 lines: order_lines,
             },
         );
         Ok(id)
+    }
+
+    /// The merchant cancels an order: status `cancelled`, and its units
+    /// back in stock (WooCommerce increases stock levels on cancellation).
+    pub fn cancel_order(&mut self, id: u64, now: DateTime<Utc>) -> Result<(), String> {
+        let order = self
+            .orders
+            .get_mut(&id)
+            .ok_or_else(|| format!("no order {id}"))?;
+        if order.status == "cancelled" {
+            return Err(format!("order {id} is cancelled already"));
+        }
+        order.status = "cancelled".into();
+        order.modified = now;
+        let lines = order.lines.clone();
+        for line in lines {
+            let stock = if line.variation_id > 0 {
+                self.variations
+                    .get_mut(&line.variation_id)
+                    .map(|v| (&mut v.stock_quantity, v.manage_stock))
+            } else {
+                self.products
+                    .get_mut(&line.product_id)
+                    .map(|p| (&mut p.stock_quantity, p.manage_stock))
+            };
+            if let Some((quantity, true)) = stock {
+                *quantity = Some(quantity.unwrap_or(0) + line.quantity);
+            }
+        }
+        Ok(())
     }
 
     /// A merchant's edit in the admin.

@@ -125,6 +125,8 @@ pub struct Order {
     pub id: u64,
     pub status: String,
     pub created: DateTime<Utc>,
+    /// `date_modified_gmt`: moves when the status changes.
+    pub modified: DateTime<Utc>,
     pub lines: Vec<Line>,
 }
 

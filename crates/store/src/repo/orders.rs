@@ -17,8 +17,8 @@ struct TakenStock {
 ///   out through the outbox to every channel;
 /// * placed, seen before (a redelivery, a poll after the webhook) or
 ///   cancelled first: nothing moves;
-/// * cancelled after placement: the stock taken comes back when the
-///   tenant restocks cancellations;
+/// * cancelled after placement: the stock taken, less what refunds gave
+///   back already, comes back when the tenant restocks cancellations;
 /// * cancelled first: remembered, so the placement arriving later takes nothing.
 #[allow(clippy::too_many_arguments)]
 pub(crate) async fn apply_channel_order(
@@ -126,26 +126,36 @@ pub(crate) async fn apply_channel_order(
             .await?;
         }
         (OrderEvent::Cancelled, false) => {
-            let taken: Option<Json<Vec<TakenStock>>> = sqlx::query_scalar(
+            let row = sqlx::query(
                 "UPDATE channel_orders SET state = 'cancelled', updated_at = $1 \
-                 WHERE connection_id = $2 AND external_id = $3 AND state = 'placed' RETURNING taken",
+                 WHERE connection_id = $2 AND external_id = $3 AND tenant_id = $4 AND state = 'placed' \
+                 RETURNING taken, returned",
             )
             .bind(now)
             .bind(connection.as_uuid())
             .bind(external_id)
+            .bind(tenant.as_uuid())
             .fetch_optional(&mut *tx)
             .await?;
-            match taken {
+            match row {
                 None => applied.already = true,
-                Some(Json(taken)) => {
+                Some(row) => {
+                    let Json(taken): Json<Vec<TakenStock>> = row.try_get("taken")?;
+                    let Json(mut returned): Json<Vec<TakenStock>> = row.try_get("returned")?;
                     let restock = tenant_restocks(&mut *tx, tenant).await?;
                     if restock {
-                        restock_taken(&mut tx, &ctx, &reference, &taken, &mut applied, now).await?;
+                        // Refunds may have given some of it back already.
+                        let rest = outstanding(&taken, &returned);
+                        restock_taken(&mut tx, &ctx, &reference, &rest, &mut applied, now).await?;
+                        returned.extend(rest);
                         sqlx::query(
-                            "UPDATE channel_orders SET restocked = TRUE WHERE connection_id = $1 AND external_id = $2",
+                            "UPDATE channel_orders SET restocked = TRUE, returned = $1 \
+                             WHERE connection_id = $2 AND external_id = $3 AND tenant_id = $4",
                         )
+                        .bind(Json(&returned))
                         .bind(connection.as_uuid())
                         .bind(external_id)
+                        .bind(tenant.as_uuid())
                         .execute(&mut *tx)
                         .await?;
                     }

@@ -303,26 +303,27 @@ pub fn offset_from_next(next: &str) -> Option<u32> {
         .and_then(|(_, v)| v.parse().ok())
 }
 
-/// The getOrders `filter` for orders created at or after `since`.
-pub fn creation_filter(since: DateTime<Utc>) -> String {
+/// The getOrders `filter` for orders modified at or after `since`
+/// (https://developer.ebay.com/api-docs/sell/fulfillment/resources/order/methods/getOrders:
+/// `lastmodifieddate`), so an order cancelled after it was placed is read again.
+pub fn modified_filter(since: DateTime<Utc>) -> String {
     format!(
-        "creationdate:[{}..]",
+        "lastmodifieddate:[{}..]",
         since.format("%Y-%m-%dT%H:%M:%S%.3fZ")
     )
 }
 
-/// An order as the sync engine needs it; `None` for a cancelled order (eBay
-/// puts its stock back itself).
+/// An order as the sync engine needs it, flagged cancelled when its
+/// `cancelStatus.cancelState` is `CANCELED` (eBay puts its own stock back;
+/// the master's comes back through the cancellation).
 pub fn order(order: &OrderRead) -> Option<ChannelOrder> {
     let cancelled = order
         .cancel_status
         .as_ref()
         .and_then(|c| c.cancel_state.as_deref())
         == Some("CANCELED");
-    if cancelled {
-        return None;
-    }
     Some(ChannelOrder {
+        cancelled,
         external_id: order.order_id.clone(),
         created_at: order
             .creation_date
