@@ -67,7 +67,7 @@ pub fn refund_outcome(refund: &ChannelRefund, done: &RefundApplied) -> Applied {
             status: "unmatched",
             detail: Some(format!(
                 "refund {} is for order {}, which was never recorded here (it predates the \
-                 connection, or the refund arrived first); nothing restocked",
+                 connection, or never arrived while the refund was retried); nothing restocked",
                 refund.refund_id, refund.order_external_id
             )),
         };

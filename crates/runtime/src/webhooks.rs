@@ -69,7 +69,8 @@ impl JobHandler for WebhookApplyJob {
         let Some(log) = received_log(job, cx).await? else {
             return Ok(());
         };
-        let applied = self.apply(&log, cx).await?;
+        let final_attempt = job.attempts >= job.max_attempts;
+        let applied = self.apply(&log, cx, final_attempt).await?;
         cx.store
             .finish_webhook(log.id, applied.status, applied.detail.as_deref())
             .await
@@ -104,7 +105,14 @@ pub(crate) async fn received_log(
 }
 
 impl WebhookApplyJob {
-    async fn apply(&self, log: &WebhookLogRecord, cx: &JobContext) -> Result<Applied, JobError> {
+    /// Applies one delivery. `final_attempt` says whether a retry is still
+    /// to come: a refund that overtook its order waits for it until then.
+    async fn apply(
+        &self,
+        log: &WebhookLogRecord,
+        cx: &JobContext,
+        final_attempt: bool,
+    ) -> Result<Applied, JobError> {
         let (Some(tenant), Some(connection)) = (log.tenant_id, log.connection_id) else {
             return Ok(Applied::failed("the delivery names no connection"));
         };
@@ -149,6 +157,14 @@ impl WebhookApplyJob {
             }
             WebhookKind::OrderRefunded { refund } => {
                 let done = apply_refund(cx, tenant, connection, platform, &refund).await?;
+                // Nothing was recorded, so trying again later is safe: the
+                // order's own delivery may simply not have arrived yet.
+                if done.order_unknown && !final_attempt {
+                    return Err(JobError::Retry(format!(
+                        "refund {} is for order {}, which has not arrived yet",
+                        refund.refund_id, refund.order_external_id
+                    )));
+                }
                 refund_outcome(&refund, &done)
             }
             WebhookKind::ProductUpdated { mut listing } => {

@@ -204,5 +204,64 @@ async fn a_partial_refund_on_one_channel_restocks_the_others(app: TestApp) {
         channel_stock(&app, "woocommerce", "refunds-woo", "MUG-BLUE").await,
         Some(8)
     );
+
+    // A refund that overtakes its order waits for it: once the order has
+    // taken its 2 red, the refund's retry gives 1 back.
+    let early_refund = json!({"id": 770001, "order_id": 990001,
+        "created_at": chrono::Utc::now().to_rfc3339(),
+        "refund_line_items": [{"quantity": 1, "restock_type": "return",
+            "line_item": {"sku": "MUG-RED", "variant_id": null}}]});
+    assert_eq!(
+        post_shopify(
+            &app,
+            &shopify,
+            &creds.webhook_secret,
+            "refunds/create",
+            &early_refund
+        )
+        .await,
+        StatusCode::OK
+    );
+    let early_log = logs(&app)
+        .await
+        .into_iter()
+        .filter(|l| l["topic"] == "refunds/create")
+        .next_back()
+        .unwrap()["id"]
+        .clone();
+    let early_status = || async {
+        logs(&app)
+            .await
+            .into_iter()
+            .find(|l| l["id"] == early_log)
+            .unwrap()["status"]
+            .clone()
+    };
+    // The worker has been woken for it; it is put off, not written off.
+    tokio::time::sleep(std::time::Duration::from_secs(1)).await;
+    assert_eq!(early_status().await, "received");
+    assert_eq!(master_stock(&app, &red).await, 10);
+    let late_order = json!({"id": 990001, "created_at": chrono::Utc::now().to_rfc3339(),
+        "line_items": [{"sku": "MUG-RED", "quantity": 2, "variant_id": null}]});
+    assert_eq!(
+        post_shopify(
+            &app,
+            &shopify,
+            &creds.webhook_secret,
+            "orders/create",
+            &late_order
+        )
+        .await,
+        StatusCode::OK
+    );
+    eventually("the early refund applied after its order", || async {
+        early_status().await == "processed"
+    })
+    .await;
+    assert_eq!(master_stock(&app, &red).await, 9);
+    eventually("the early refund on WooCommerce", || async {
+        channel_stock(&app, "woocommerce", "refunds-woo", "MUG-RED").await == Some(9)
+    })
+    .await;
     workers.shutdown().await;
 }
