@@ -42,6 +42,24 @@ pub fn order_lines(order: &ChannelOrder) -> Vec<OrderLineRef> {
         .collect()
 }
 
+/// Lines as a log detail names them: by SKU, else by the channel's variant id.
+pub(crate) fn line_names(lines: &[OrderLineRef]) -> String {
+    lines
+        .iter()
+        .map(|l| {
+            l.sku
+                .clone()
+                .or_else(|| {
+                    l.external_variant_id
+                        .as_ref()
+                        .map(|v| format!("variant {v}"))
+                })
+                .unwrap_or_else(|| "a line without SKU".into())
+        })
+        .collect::<Vec<_>>()
+        .join(", ")
+}
+
 /// Applies an order event to stock and wakes the relay that carries the
 /// change to every channel.
 pub async fn apply_order(

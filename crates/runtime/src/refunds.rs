@@ -79,25 +79,12 @@ pub fn refund_outcome(refund: &ChannelRefund, done: &RefundApplied) -> Applied {
         };
     }
     if !done.unmatched.is_empty() {
-        let names: Vec<String> = done
-            .unmatched
-            .iter()
-            .map(|l| {
-                l.sku
-                    .clone()
-                    .or_else(|| {
-                        l.external_variant_id
-                            .clone()
-                            .map(|v| format!("variant {v}"))
-                    })
-                    .unwrap_or_else(|| "a line without SKU".into())
-            })
-            .collect();
+        let names = crate::orders::line_names(&done.unmatched);
         return Applied {
             status: "unmatched",
             detail: Some(format!(
                 "no master variant for {} (the matched lines were restocked)",
-                names.join(", ")
+                names
             )),
         };
     }

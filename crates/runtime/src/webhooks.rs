@@ -229,25 +229,12 @@ impl WebhookApplyJob {
 /// How an order's application reads in the log.
 fn order_outcome(done: &OrderApplied) -> Applied {
     if !done.unmatched.is_empty() {
-        let names: Vec<String> = done
-            .unmatched
-            .iter()
-            .map(|l| {
-                l.sku
-                    .clone()
-                    .or_else(|| {
-                        l.external_variant_id
-                            .clone()
-                            .map(|v| format!("variant {v}"))
-                    })
-                    .unwrap_or_else(|| "a line without SKU".into())
-            })
-            .collect();
+        let names = crate::orders::line_names(&done.unmatched);
         return Applied {
             status: "unmatched",
             detail: Some(format!(
                 "no master variant for {} (stock of the matched lines moved)",
-                names.join(", ")
+                names
             )),
         };
     }
