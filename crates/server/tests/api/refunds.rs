@@ -225,8 +225,7 @@ async fn a_partial_refund_on_one_channel_restocks_the_others(app: TestApp) {
     let early_log = logs(&app)
         .await
         .into_iter()
-        .filter(|l| l["topic"] == "refunds/create")
-        .next_back()
+        .rfind(|l| l["topic"] == "refunds/create")
         .unwrap()["id"]
         .clone();
     let early_status = || async {
