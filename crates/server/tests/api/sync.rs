@@ -120,6 +120,25 @@ async fn a_dry_run_plans_what_the_run_then_sends(app: TestApp) {
         assert!(Instant::now() < deadline, "never synced: {plan:#}");
         tokio::time::sleep(Duration::from_millis(100)).await;
     }
+    // The channel can match before the run has finished (its last calls,
+    // then the round's results); every listing synced means it has.
+    let deadline = Instant::now() + Duration::from_secs(10);
+    loop {
+        let page: Value = app
+            .get(&format!(
+                "/v1/listings?connection_id={connection}&limit=250"
+            ))
+            .await
+            .json()
+            .await
+            .unwrap();
+        let rows = page["data"].as_array().unwrap();
+        if !rows.is_empty() && rows.iter().all(|l| l["status"] == "synced") {
+            break;
+        }
+        assert!(Instant::now() < deadline, "listings never synced: {page:#}");
+        tokio::time::sleep(Duration::from_millis(100)).await;
+    }
     let made = app.sim.stats("woocommerce", "dry1").requests - before;
     // Every dry run above read the channel once per page.
     let reads: u64 = {
