@@ -202,12 +202,31 @@ async fn restock_taken(
         .await?;
         // A variant deleted since has no shelf to go back to.
         if let Some(product) = product {
-            owned.push((product, t));
+            owned.push((product, t.clone()));
         }
     }
-    owned.sort_by_key(|(product, t)| (*product, t.variant_id));
-    for (product, t) in owned {
-        lock_product(tx, ctx.tenant, product).await?;
+    let moved = give_back(tx, ctx, "order_cancelled", reference, owned, now).await?;
+    applied.moved.extend(moved);
+    Ok(())
+}
+
+/// Puts `stock` (each with its variant's product) back on the shelf: the
+/// movement recorded with `reason` and `reference`, the new level sent out
+/// through the outbox. Answers what moved. Shared by cancellations and
+/// refunds, so both restock the same way.
+async fn give_back(
+    tx: &mut Conn,
+    ctx: &WriteContext,
+    reason: &str,
+    reference: &str,
+    mut stock: Vec<(Uuid, TakenStock)>,
+    now: DateTime<Utc>,
+) -> StoreResult<Vec<(VariantId, i64)>> {
+    // Lock products in one order so two writers never wait on each other.
+    stock.sort_by_key(|(product, t)| (*product, t.variant_id, t.location_id));
+    let mut moved = Vec::with_capacity(stock.len());
+    for (product, t) in &stock {
+        lock_product(tx, ctx.tenant, *product).await?;
         let current = current_stock(tx, ctx, t.variant_id, t.location_id, now).await?;
         let next = current + t.quantity;
         write_stock(
@@ -217,7 +236,7 @@ async fn restock_taken(
             t.location_id,
             current,
             next,
-            "order_cancelled",
+            reason,
             Some(reference),
             now,
         )
@@ -225,18 +244,16 @@ async fn restock_taken(
         stock_changed(
             tx,
             ctx.tenant,
-            ProductId::from_uuid(product),
+            ProductId::from_uuid(*product),
             VariantId::from_uuid(t.variant_id),
             LocationId::from_uuid(t.location_id),
             next,
             now,
         )
         .await?;
-        applied
-            .moved
-            .push((VariantId::from_uuid(t.variant_id), t.quantity));
+        moved.push((VariantId::from_uuid(t.variant_id), t.quantity));
     }
-    Ok(())
+    Ok(moved)
 }
 
 /// The master (product, variant) an order line is for: the variant listed

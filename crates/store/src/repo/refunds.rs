@@ -137,39 +137,9 @@ pub(crate) async fn apply_channel_refund(
             applied.beyond_taken += short;
         }
     }
-    // Lock products in one order so two writers never wait on each other.
-    given.sort_by_key(|(product, t)| (*product, t.variant_id, t.location_id));
-    for (product, t) in &given {
-        lock_product(&mut tx, tenant, *product).await?;
-        let current = current_stock(&mut tx, &ctx, t.variant_id, t.location_id, now).await?;
-        let next = current + t.quantity;
-        write_stock(
-            &mut tx,
-            &ctx,
-            t.variant_id,
-            t.location_id,
-            current,
-            next,
-            "order_refunded",
-            Some(&reference),
-            now,
-        )
-        .await?;
-        stock_changed(
-            &mut tx,
-            tenant,
-            ProductId::from_uuid(*product),
-            VariantId::from_uuid(t.variant_id),
-            LocationId::from_uuid(t.location_id),
-            next,
-            now,
-        )
-        .await?;
-        applied
-            .moved
-            .push((VariantId::from_uuid(t.variant_id), t.quantity));
-    }
-    let restocked: Vec<TakenStock> = given.into_iter().map(|(_, t)| t).collect();
+    let restocked: Vec<TakenStock> = given.iter().map(|(_, t)| t.clone()).collect();
+    let moved = give_back(&mut tx, &ctx, "order_refunded", &reference, given, now).await?;
+    applied.moved.extend(moved);
     applied.kept = settled.iter().map(|t| t.quantity).sum();
     if !restocked.is_empty() || !settled.is_empty() {
         returned.extend(restocked.iter().cloned());
