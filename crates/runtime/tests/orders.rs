@@ -116,6 +116,43 @@ async fn deliveries(
         .unwrap()
 }
 
+/// The outbox, sync and webhook workers (with reconciliation) on fast
+/// timings, and the wake-ups they listen on.
+async fn start_runtime(
+    db: &TestDatabase,
+    store: &Store,
+    hub: &ChannelHub,
+) -> (Wakeups, shelfsync_runtime::RuntimeHandle) {
+    let wakeups = match &db.redis_url {
+        Some(url) => Wakeups::redis(url).unwrap(),
+        None => Wakeups::local(),
+    };
+    let config = RuntimeConfig {
+        lease: Duration::from_secs(5),
+        poll: Duration::from_millis(200),
+        grace: Duration::from_secs(5),
+        heartbeat: Duration::from_millis(200),
+        max_attempts: 5,
+        backoff: Backoff {
+            base: Duration::from_millis(200),
+            max: Duration::from_secs(2),
+        },
+        ..RuntimeConfig::default()
+    };
+    let runtime = Runtime::standard(
+        store.clone(),
+        wakeups.clone(),
+        config,
+        &[WorkerKind::Outbox, WorkerKind::Sync, WorkerKind::Webhook],
+        Arc::new(ChannelPush::new(hub.clone())),
+        Some(Arc::new(Reconciler::new(hub.clone(), 5))),
+    )
+    .start()
+    .await
+    .unwrap();
+    (wakeups, runtime)
+}
+
 async fn world(db: &TestDatabase) -> (Simulator, ChannelHub) {
     let sim = Simulator::start("127.0.0.1:0".parse().unwrap())
         .await
@@ -407,33 +444,7 @@ async fn polled_orders_take_the_webhook_path_once(db: TestDatabase) {
         .upsert_listing(tenant, conn, product, variant)
         .await
         .unwrap();
-    let wakeups = match &db.redis_url {
-        Some(url) => Wakeups::redis(url).unwrap(),
-        None => Wakeups::local(),
-    };
-    let config = RuntimeConfig {
-        lease: Duration::from_secs(5),
-        poll: Duration::from_millis(200),
-        grace: Duration::from_secs(5),
-        heartbeat: Duration::from_millis(200),
-        max_attempts: 5,
-        backoff: Backoff {
-            base: Duration::from_millis(200),
-            max: Duration::from_secs(2),
-        },
-        ..RuntimeConfig::default()
-    };
-    let runtime = Runtime::standard(
-        store.clone(),
-        wakeups.clone(),
-        config,
-        &[WorkerKind::Outbox, WorkerKind::Sync, WorkerKind::Webhook],
-        Arc::new(ChannelPush::new(hub.clone())),
-        Some(Arc::new(Reconciler::new(hub.clone(), 5))),
-    )
-    .start()
-    .await
-    .unwrap();
+    let (wakeups, runtime) = start_runtime(&db, &store, &hub).await;
     wakeups.wake(shelfsync_runtime::OUTBOX_QUEUE).await;
     let deadline = Instant::now() + Duration::from_secs(30);
     let until = |what: &'static str, done: bool| {
@@ -566,33 +577,7 @@ async fn cancellations_found_by_polling_restock_once(db: TestDatabase) {
         .upsert_listing(tenant, conn, product.id, variant)
         .await
         .unwrap();
-    let wakeups = match &db.redis_url {
-        Some(url) => Wakeups::redis(url).unwrap(),
-        None => Wakeups::local(),
-    };
-    let config = RuntimeConfig {
-        lease: Duration::from_secs(5),
-        poll: Duration::from_millis(200),
-        grace: Duration::from_secs(5),
-        heartbeat: Duration::from_millis(200),
-        max_attempts: 5,
-        backoff: Backoff {
-            base: Duration::from_millis(200),
-            max: Duration::from_secs(2),
-        },
-        ..RuntimeConfig::default()
-    };
-    let runtime = Runtime::standard(
-        store.clone(),
-        wakeups.clone(),
-        config,
-        &[WorkerKind::Outbox, WorkerKind::Sync, WorkerKind::Webhook],
-        Arc::new(ChannelPush::new(hub.clone())),
-        Some(Arc::new(Reconciler::new(hub.clone(), 5))),
-    )
-    .start()
-    .await
-    .unwrap();
+    let (wakeups, runtime) = start_runtime(&db, &store, &hub).await;
     wakeups.wake(shelfsync_runtime::OUTBOX_QUEUE).await;
     let deadline = Instant::now() + Duration::from_secs(30);
     let until = |what: &'static str, done: bool| {
