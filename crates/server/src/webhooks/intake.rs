@@ -9,6 +9,7 @@
 //! light load a batch is one delivery and nothing waits for company.
 
 use std::sync::Arc;
+use std::time::{Duration, Instant};
 
 use shelfsync_runtime::{WEBHOOK_QUEUE, Wakeups};
 use shelfsync_store::{NewWebhookLog, Store, StoreError, WebhookAcceptance};
@@ -131,19 +132,18 @@ impl Writer {
             tracing::error!(error = %e, "could not store webhook deliveries");
             e
         };
+        let started = Instant::now();
         let Nonces::Redis { redis, prefix } = &self.nonces else {
-            return self
-                .store
-                .accept_webhooks(&deliveries, REPLAY_WINDOW)
-                .await
-                .map_err(|e| fail(IntakeError::Store(Arc::new(e))));
+            // The nonces are claimed in the store's own transaction.
+            let stored = self.store.accept_webhooks(&deliveries, REPLAY_WINDOW).await;
+            log_batch(deliveries.len(), Duration::ZERO, started.elapsed());
+            return stored.map_err(|e| fail(IntakeError::Store(Arc::new(e))));
         };
         let keys: Vec<String> = deliveries
             .iter_mut()
             .map(|d| d.nonce.take().unwrap_or_default())
             .collect();
         let key_refs: Vec<&str> = keys.iter().map(String::as_str).collect();
-        let started = std::time::Instant::now();
         let claimed = Nonces::claim_in_redis(redis, prefix, &key_refs)
             .await
             .map_err(|e| fail(IntakeError::Nonces(Arc::new(e))))?;
@@ -160,12 +160,7 @@ impl Writer {
             .map(|(_, d)| d)
             .collect();
         let stored = self.store.accept_webhooks(&batch, REPLAY_WINDOW).await;
-        tracing::debug!(
-            deliveries = key_refs.len(),
-            claim_ms = claiming.as_secs_f64() * 1e3,
-            store_ms = (started.elapsed() - claiming).as_secs_f64() * 1e3,
-            "webhook batch"
-        );
+        log_batch(key_refs.len(), claiming, started.elapsed() - claiming);
         match stored {
             Ok(stored) => {
                 for (&i, answer) in fresh.iter().zip(stored) {
@@ -180,4 +175,15 @@ impl Writer {
             }
         }
     }
+}
+
+/// One line per batch at debug: its size, and the time spent claiming its
+/// nonces in Redis (zero when the store claims them) and storing it.
+fn log_batch(deliveries: usize, claiming: Duration, storing: Duration) {
+    tracing::debug!(
+        deliveries,
+        claim_ms = claiming.as_secs_f64() * 1e3,
+        store_ms = storing.as_secs_f64() * 1e3,
+        "webhook batch"
+    );
 }
