@@ -9,7 +9,7 @@ use shelfsync_runtime::WorkerKind;
 
 use crate::backend_tests;
 use crate::support::TestApp;
-use crate::webhooks::{channel_stock, eventually, logs, master_stock, post_shopify};
+use crate::webhooks::{channel_stock, eventually, logs, master_stock, post_shopify, stored_body};
 
 backend_tests!(a_partial_refund_on_one_channel_restocks_the_others);
 
@@ -140,16 +140,7 @@ async fn a_partial_refund_on_one_channel_restocks_the_others(app: TestApp) {
     );
 
     // The same refund delivered again: looked at, nothing moves.
-    let detail: Value = app
-        .get(&format!(
-            "/v1/webhook-logs/{}",
-            refunds[0]["id"].as_str().unwrap()
-        ))
-        .await
-        .json()
-        .await
-        .unwrap();
-    let body: Value = serde_json::from_str(detail["body"].as_str().unwrap()).unwrap();
+    let body = stored_body(&app, &refunds[0]).await;
     assert_eq!(
         post_shopify(
             &app,

@@ -74,6 +74,17 @@ pub(crate) async fn logs(app: &TestApp) -> Vec<Value> {
     page["items"].as_array().unwrap().clone()
 }
 
+/// The JSON body a listed delivery was stored with, to send it again.
+pub(crate) async fn stored_body(app: &TestApp, log: &Value) -> Value {
+    let detail: Value = app
+        .get(&format!("/v1/webhook-logs/{}", log["id"].as_str().unwrap()))
+        .await
+        .json()
+        .await
+        .unwrap();
+    serde_json::from_str(detail["body"].as_str().unwrap()).unwrap()
+}
+
 /// Asserts a refusal: its status, a reason containing `why`, no secret in it.
 async fn refused(response: reqwest::Response, status: StatusCode, why: &str, secret: &str) {
     assert_eq!(response.status(), status);
@@ -475,16 +486,7 @@ async fn an_order_on_one_channel_moves_stock_on_the_others(app: TestApp) {
 
     // The same order delivered again (as a new delivery, so past the nonce):
     // applied once.
-    let detail: Value = app
-        .get(&format!(
-            "/v1/webhook-logs/{}",
-            sale[0]["id"].as_str().unwrap()
-        ))
-        .await
-        .json()
-        .await
-        .unwrap();
-    let order: Value = serde_json::from_str(detail["body"].as_str().unwrap()).unwrap();
+    let order = stored_body(&app, &sale[0]).await;
     let secret = shop_creds.webhook_secret.clone();
     assert_eq!(
         post_shopify(&app, &shopify, &secret, "orders/create", &order).await,
